@@ -1,0 +1,40 @@
+"""Options and helpers every command shares: output format, output file, atomic write."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from depslim.fsio import atomic_write
+
+
+def output_options(formats: list[str], default: str = "terminal") -> Callable[[Any], Any]:
+    """`--format` and `--output` for a command whose report formats are `formats`."""
+
+    def decorate(func: Any) -> Any:
+        func = click.option(
+            "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
+            help="Write the report to FILE (atomically) instead of stdout.",
+        )(func)
+        func = click.option(
+            "--format", "-f", "fmt", type=click.Choice(formats), default=default, show_default=True,
+            help="Report format.",
+        )(func)
+        func = click.option(
+            "--force", is_flag=True, default=False, help="Overwrite existing output files.",
+        )(func)
+        return func
+
+    return decorate
+
+
+def emit(text: str, output: Path | None, *, force: bool) -> None:
+    """Write a rendered report to `output` atomically, or to stdout."""
+    if output is None:
+        click.echo(text, nl=not text.endswith("\n"))
+    else:
+        atomic_write(output, text, force=force)
+        click.echo(f"wrote {output}", err=True)

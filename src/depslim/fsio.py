@@ -1,0 +1,40 @@
+"""Atomic writes: a temp file beside the target, fsync, then os.replace.
+
+Nothing half-written ever reaches the user's path, and an existing file is only replaced
+with `force=True` (the CLI's `--force`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from depslim.errors import WriteRefused
+
+
+def atomic_write(path: str | Path, data: str | bytes, *, force: bool = True) -> Path:
+    """Write `data` to `path` atomically; refuse to replace an existing file unless `force`."""
+    target = Path(path)
+    if target.exists() and not force:
+        raise WriteRefused(f"{target}: exists; pass --force to overwrite it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if target.exists():
+            with contextlib.suppress(OSError):
+                os.chmod(tmp, target.stat().st_mode & 0o7777)
+        else:
+            os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return target

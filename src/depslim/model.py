@@ -1,0 +1,312 @@
+"""Frozen records shared by every stage: scan → declared → target → mapping → sizes → findings → report.
+
+Constructors do no I/O. Paths in `Location`/`Evidence` are project-relative POSIX strings
+(image paths are absolute inside the image) so reports are stable across machines.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+SCHEMA_VERSION = "1.0"
+
+
+class Context(StrEnum):
+    """Where an import stands: it decides whether the package is needed at runtime."""
+
+    RUNTIME = "runtime"  # package code
+    DEV = "dev"  # tests/, conftest.py, test_*.py, docs/, benchmarks/, notebooks
+    SCRIPT = "script"  # scripts/, tools/
+
+
+class Verdict(StrEnum):
+    """What a declared distribution is for; `unused` is the cut list."""
+
+    RUNTIME = "runtime"
+    IMPLICIT = "implicit"
+    TYPING_ONLY = "typing-only"
+    DEV_ONLY = "dev-only"
+    UNUSED = "unused"
+
+
+class Owner(StrEnum):
+    """Who acts on a finding (the seed case study's Owner column)."""
+
+    DEVOPS = "DevOps"
+    DATA_SCIENTIST = "Data Scientist"
+    ML_ENGINEER = "ML Engineer"
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """A place in the project (path relative to the project root) or in an image (absolute path)."""
+
+    path: str
+    line: int = 0
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else self.path
+
+
+@dataclass(frozen=True, order=True)
+class Evidence:
+    """Why depslim believes something: a place plus what was seen there.
+
+    `kind` is one of: import, optional-import, typing-import, dynamic-import, notebook-import,
+    notebook-install, implicit, entrypoint, declared, dockerfile, layer, metadata, rule.
+    """
+
+    path: str
+    line: int
+    kind: str
+    detail: str = ""
+
+    @property
+    def location(self) -> Location:
+        return Location(self.path, self.line)
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where} ({self.kind}{': ' + self.detail if self.detail else ''})"
+
+
+@dataclass(frozen=True)
+class ImportRef:
+    """One import statement (or dynamic import) found by the static scan.
+
+    `module` is the full dotted name as written (relative imports already resolved).
+    """
+
+    module: str
+    location: Location
+    context: Context
+    optional: bool = False  # inside try/except ImportError (or ModuleNotFoundError)
+    typing_only: bool = False  # under `if TYPE_CHECKING:`
+    deferred: bool = False  # inside a function body
+    dynamic: bool = False  # importlib.import_module("lit") / __import__("lit")
+    notebook: bool = False  # from an .ipynb code cell
+    first_party: bool = False  # resolves to the project's own code
+
+    @property
+    def top_level(self) -> str:
+        return self.module.split(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class NotebookInstall:
+    """`!pip install X` / `%pip install X` seen in a notebook: a hint, never a declaration."""
+
+    requirement: str
+    location: Location
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """Everything the static project scan produced."""
+
+    imports: tuple[ImportRef, ...]
+    first_party: frozenset[str]  # top-level first-party module names
+    files_scanned: int
+    notebook_installs: tuple[NotebookInstall, ...] = ()
+    warnings: tuple[str, ...] = ()  # "path:line: problem" for files that did not parse
+    reachable_modules: frozenset[str] | None = None  # first-party modules reached from entrypoints
+    entrypoints: tuple[Evidence, ...] = ()
+
+
+@dataclass(frozen=True)
+class IndexOptions:
+    """Index options carried over from requirement sources into generated files and locks."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    trusted_hosts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DeclaredRequirement:
+    """One declared requirement with the file and line it came from.
+
+    `requirement` is the PEP 508 string as `packaging` normalises it; `name` is the canonical
+    distribution name (None for a bare URL/path requirement whose name is not stated).
+    `group` is "main", "optional:<extra>", "group:<name>" (PEP 735 / Poetry) or "dev".
+    """
+
+    name: str | None
+    requirement: str
+    location: Location
+    group: str = "main"
+    source: str = "requirements"  # requirements | pep621 | pep735 | poetry | setup.cfg | setup.py
+    dev: bool = False  # declared in a dev file/group (requirements-dev.txt, dev groups)
+    constraint: bool = False  # from a -c constraints file: pins, not declarations
+    editable: bool = False
+    url: str | None = None  # direct URL or local path
+
+
+@dataclass(frozen=True)
+class DeclaredSet:
+    """All declared requirements of a project and where they came from."""
+
+    requirements: tuple[DeclaredRequirement, ...]
+    files: tuple[str, ...]  # project-relative files read
+    index: IndexOptions = IndexOptions()
+
+
+@dataclass(frozen=True)
+class InstalledFile:
+    """One RECORD file present in the target's final filesystem, with its lstat size."""
+
+    path: str  # absolute POSIX path inside the target
+    size: int
+
+
+@dataclass(frozen=True)
+class InstalledDistribution:
+    """An installed distribution as the target reports it (environment or image).
+
+    Only files that exist in the final filesystem are in `files`; RECORD entries that are
+    gone count in `missing_files`. `top_level` comes from top_level.txt when shipped.
+    """
+
+    name: str  # canonical (packaging.utils.canonicalize_name)
+    display_name: str
+    version: str
+    site: str  # absolute POSIX site-packages / dist-packages dir
+    dist_info: str  # absolute path of the .dist-info / .egg-info dir
+    requires: tuple[str, ...] = ()  # raw Requires-Dist strings
+    provides_extras: tuple[str, ...] = ()
+    top_level: tuple[str, ...] = ()  # from top_level.txt (may be empty: ~half of wheels ship none)
+    files: tuple[InstalledFile, ...] = ()
+    missing_files: int = 0
+    has_record: bool = True
+    installer: str = ""
+    editable: bool = False
+    entry_points: tuple[str, ...] = ()  # console_scripts names
+
+    @property
+    def size_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One image layer: its bytes and the history instruction that made it."""
+
+    index: int
+    digest: str
+    size_bytes: int
+    instruction: str
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    """What was measured: kind, reference, the Python inside and its marker environment."""
+
+    kind: str  # "environment" | "image"
+    ref: str
+    python_version: str = ""
+    platform: str = ""  # e.g. linux/amd64
+    site_dirs: tuple[str, ...] = ()
+    markers: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    layers: tuple[LayerInfo, ...] = ()
+    totals: Mapping[str, int] = field(default_factory=dict, compare=False, hash=False)
+    env: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)
+    user: str = ""
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A problem or opportunity with an owner, a fix, its saving and the evidence for it.
+
+    `id` is stable across runs (code + subject) so diffs, SARIF and suppressions can key on it.
+    `estimate` is True when `savings_bytes` is not measured on this target (e.g. a rule's
+    recorded figure); every format must say so.
+    """
+
+    id: str
+    code: str
+    title: str
+    owner: Owner
+    fix: str
+    savings_bytes: int | None = None
+    estimate: bool = False
+    subject: str = ""
+    severity: str = "warning"  # info | warning | error
+    evidence: tuple[Evidence, ...] = ()
+    data: Mapping[str, object] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True)
+class DistributionReport:
+    """One installed or declared distribution with sizes and its verdict."""
+
+    name: str
+    version: str | None
+    size_bytes: int  # its own present RECORD files (shared files counted once, see shared_bytes)
+    shared_bytes: int  # bytes of files also listed by another distribution
+    retained_bytes: int  # what removing it (and what only it needs) frees
+    verdict: Verdict | None  # None when not declared
+    declared: bool
+    installed: bool
+    evidence: tuple[Evidence, ...] = ()
+    requires: tuple[str, ...] = ()  # canonical names of its installed dependencies
+    required_by: tuple[str, ...] = ()
+    declared_at: tuple[Location, ...] = ()
+    dev_declared: bool = False
+    site: str = ""
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """A third-party top-level import and the distribution it maps to."""
+
+    module: str
+    distribution: str | None
+    mapping: str  # how: record | top_level | alias | identity | stdlib | first-party | unresolved
+    locations: tuple[Location, ...]
+    contexts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Unmeasured:
+    """Something depslim could not measure, with the reason (shown by every format)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Summary:
+    declared: int
+    runtime: int
+    cut_count: int
+    cut_bytes: int
+    installed: int
+    installed_bytes: int
+    runtime_bytes: int
+    findings: int
+    problems: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """The result of `depslim analyze`: what every format renders."""
+
+    project: str
+    target: TargetInfo
+    distributions: tuple[DistributionReport, ...]
+    imports: tuple[ImportReport, ...]
+    findings: tuple[Finding, ...]
+    summary: Summary
+    warnings: tuple[str, ...] = ()
+    unmeasured: tuple[Unmeasured, ...] = ()
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str = ""
+
+    def distribution(self, name: str) -> DistributionReport | None:
+        for dist in self.distributions:
+            if dist.name == name:
+                return dist
+        return None

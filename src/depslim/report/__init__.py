@@ -1,0 +1,1 @@
+"""Report formats. Each is a pure `render(report) -> str`; the CLI writes the result."""
