@@ -95,6 +95,38 @@ class ImportRef:
 
 
 @dataclass(frozen=True)
+class Signal:
+    """A usage the scan was asked to look for (see `SignalPatterns`), with where it was seen.
+
+    `pattern` is the pattern that matched ("pandas.read_parquet", ".cuda", "re:^s3://");
+    `value` is what the code said (the resolved dotted name or the string literal).
+    Implicit runtime needs and swap conditions are decided from these, never from regexes
+    over source text.
+    """
+
+    pattern: str
+    value: str
+    location: Location
+    context: Context
+    kind: str  # attribute | call | string
+
+
+@dataclass(frozen=True)
+class SignalPatterns:
+    """What the scan should report besides imports.
+
+    - `attributes`: qualified names after import-alias resolution ("pandas.read_parquet",
+      "torch.cuda", "cv2.imshow") match that name or any longer chain starting with it;
+      names starting with "." (".cuda", ".to_parquet") match that attribute on any object.
+    - `strings`: regular expressions matched (re.match) against string constants shorter
+      than 300 characters ("^s3://", "^postgresql\\+psycopg2://", "^cuda(:\\d+)?$").
+    """
+
+    attributes: frozenset[str] = frozenset()
+    strings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class NotebookInstall:
     """`!pip install X` / `%pip install X` seen in a notebook: a hint, never a declaration."""
 
@@ -113,6 +145,7 @@ class ScanResult:
     warnings: tuple[str, ...] = ()  # "path:line: problem" for files that did not parse
     reachable_modules: frozenset[str] | None = None  # first-party modules reached from entrypoints
     entrypoints: tuple[Evidence, ...] = ()
+    signals: tuple[Signal, ...] = ()
 
 
 @dataclass(frozen=True)
