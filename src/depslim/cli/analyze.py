@@ -1,0 +1,67 @@
+"""`depslim analyze [PATH]`: what the project needs at runtime, what it weighs, what to cut."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+from rich.console import Console, Group
+
+from depslim import report as formats
+from depslim.cli.config import apply_config, project_config
+from depslim.cli.options import emit
+from depslim.cli.progress import progress_for_terminal
+from depslim.core import AnalyzeOptions, analyze
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "depslim" / "scan"
+
+
+@click.command(name="analyze")
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--image", metavar="REF", help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")
+@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image, e.g. linux/amd64.")
+@click.option(
+    "--python", "python", type=click.Path(dir_okay=False, path_type=Path), help="Measure another interpreter's env."
+)
+@click.option(
+    "-r", "--requirements", multiple=True, type=click.Path(path_type=Path), help="Requirement files to read."
+)
+@click.option("--dev-paths", multiple=True, help="Paths whose imports are dev-only (repeatable).")
+@click.option("--script-paths", multiple=True, help="Paths whose imports are scripts (repeatable).")
+@click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
+@click.option("--no-cache", is_flag=True, help="Do not read or write the scan cache.")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@click.option("--format", "-f", "fmt", type=click.Choice(formats.available()), default="terminal", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+@click.pass_context
+def command(ctx: click.Context, **params: object) -> None:
+    """Scan PATH's imports, measure the target, give every dependency a verdict with evidence."""
+    root = Path(str(params["path"]))
+    config = project_config(root if root.is_dir() else None, params["config_file"])  # type: ignore[arg-type]
+    p = apply_config(ctx, params, config)
+    options = AnalyzeOptions(
+        project=root,
+        image=p["image"] or None,  # type: ignore[arg-type]
+        platform=p["platform"] or None,  # type: ignore[arg-type]
+        python=p["python"] or None,  # type: ignore[arg-type]
+        requirements=tuple(Path(str(r)) for r in p["requirements"]),  # type: ignore[attr-defined]
+        dev_paths=tuple(p["dev_paths"]) or None,  # type: ignore[arg-type]
+        script_paths=tuple(p["script_paths"]) or None,  # type: ignore[arg-type]
+        exclude=tuple(p["exclude"]),  # type: ignore[arg-type]
+        cache_dir=None if p["no_cache"] else default_cache_dir(),
+        config=config,
+    )
+    fmt = str(p["fmt"])
+    with progress_for_terminal(fmt == "terminal" or p["output"] is not None) as progress:
+        result = analyze(options, progress)
+    if fmt == "terminal" and p["output"] is None:
+        from depslim.report.terminal import renderables
+
+        Console(highlight=False).print(Group(*renderables(result)))
+        return
+    emit(formats.get(fmt).render(result), p["output"], force=bool(p["force"]))  # type: ignore[arg-type]

@@ -1,0 +1,44 @@
+"""rich progress attached to the core's Progress observer, only on an interactive stderr."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+
+from depslim.progress import NULL_PROGRESS
+from depslim.progress import Progress as ProgressObserver
+
+
+class RichProgress:
+    """Maps the core's start/advance/finish calls onto rich tasks."""
+
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
+        self._tasks: dict[str, TaskID] = {}
+
+    def start(self, key: str, description: str, total: int | None = None) -> None:
+        self._tasks[key] = self._progress.add_task(description, total=total)
+
+    def advance(self, key: str, amount: int = 1) -> None:
+        if key in self._tasks:
+            self._progress.advance(self._tasks[key], amount)
+
+    def finish(self, key: str) -> None:
+        task = self._tasks.pop(key, None)
+        if task is not None:
+            self._progress.remove_task(task)
+
+
+@contextlib.contextmanager
+def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
+    """A live progress display on stderr when it is a terminal; a silent observer otherwise."""
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield NULL_PROGRESS
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        yield RichProgress(progress)

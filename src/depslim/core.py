@@ -1,0 +1,431 @@
+"""`analyze`: scan → declared → target → mapping → sizes → verdicts → findings → Report.
+
+The core never prints and never exits; progress goes to an observer and errors are
+`DepslimError`s the CLI reports. Every size in the report comes from the target's files.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from depslim import __version__
+from depslim.errors import InputError
+from depslim.findings.base import AnalysisContext
+from depslim.graph import Graph, build_graph
+from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
+from depslim.mapping import Mapped, Mapper
+from depslim.model import (
+    DeclaredRequirement,
+    DeclaredSet,
+    DistributionReport,
+    Evidence,
+    Finding,
+    ImportRef,
+    ImportReport,
+    InstalledDistribution,
+    Location,
+    Owner,
+    Report,
+    ScanResult,
+    SignalPatterns,
+    Summary,
+    Unmeasured,
+    Verdict,
+)
+from depslim.progress import NULL_PROGRESS, Progress
+from depslim.sizes import SizeTable
+from depslim.targets.base import Target
+from depslim.verdicts import CUT_VERDICTS, KEEP_VERDICTS, decide, import_evidence, is_runtime_use
+
+
+@dataclass(frozen=True)
+class AnalyzeOptions:
+    """What to analyze. `project=None` analyzes a target alone (e.g. `depslim image`)."""
+
+    project: Path | None = None
+    image: str | None = None
+    platform: str | None = None
+    python: Path | None = None
+    requirements: tuple[Path, ...] = ()
+    dev_paths: tuple[str, ...] | None = None
+    script_paths: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    cache_dir: Path | None = None
+    config: Mapping[str, object] = field(default_factory=dict)
+
+
+def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Target:
+    """The target the options name: an image, another interpreter, or this environment."""
+    if options.image:
+        from depslim.targets.image import open_image
+
+        return open_image(options.image, platform=options.platform, progress=progress)
+    from depslim.targets.environment import EnvironmentTarget
+
+    return EnvironmentTarget(options.python)
+
+
+def extra_signal_patterns() -> SignalPatterns:
+    """Patterns other finders need the scan to report (swap conditions)."""
+    try:
+        from depslim.findings.swaps import signal_patterns as swap_patterns
+    except ImportError:
+        return SignalPatterns()
+    return swap_patterns()
+
+
+def scan(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> ScanResult:
+    from depslim.imports import scan_project
+
+    assert options.project is not None
+    return scan_project(
+        options.project,
+        dev_paths=options.dev_paths,
+        script_paths=options.script_paths,
+        exclude=options.exclude,
+        patterns=merge_patterns(signal_patterns(), extra_signal_patterns()),
+        cache_dir=options.cache_dir,
+        progress=progress,
+    )
+
+
+def read_declared(options: AnalyzeOptions) -> DeclaredSet:
+    from depslim.declared import read_declared as read
+
+    assert options.project is not None
+    return read(options.project, list(options.requirements) or None)
+
+
+def unique_distributions(dists: Sequence[InstalledDistribution]) -> tuple[list[InstalledDistribution], list[str]]:
+    """First of each name wins (the one `import` finds); later ones are reported, not measured twice."""
+    seen: dict[str, InstalledDistribution] = {}
+    shadowed: list[str] = []
+    for dist in dists:
+        if dist.name in seen:
+            shadowed.append(f"{dist.name} {dist.version} in {dist.site} (shadowed by {seen[dist.name].site})")
+        else:
+            seen[dist.name] = dist
+    return list(seen.values()), shadowed
+
+
+def _third_party(refs: Iterable[ImportRef], first_party: frozenset[str]) -> list[ImportRef]:
+    return [r for r in refs if not r.first_party and r.top_level not in first_party]
+
+
+def _map_imports(mapper: Mapper, refs: Sequence[ImportRef]) -> dict[ImportRef, Mapped]:
+    cache: dict[str, Mapped] = {}
+    result = {}
+    for ref in refs:
+        if ref.module not in cache:
+            cache[ref.module] = mapper.map(ref.module)
+        result[ref] = cache[ref.module]
+    return result
+
+
+def _import_reports(mapped: Mapping[ImportRef, Mapped]) -> tuple[ImportReport, ...]:
+    groups: dict[tuple[str, tuple[str, ...], str], list[ImportRef]] = defaultdict(list)
+    for ref, m in mapped.items():
+        groups[(ref.top_level, m.distributions, m.how)].append(ref)
+    reports = [
+        ImportReport(
+            module=top,
+            distribution=",".join(dists) or None,
+            mapping=how,
+            locations=tuple(sorted({r.location for r in refs})),
+            contexts=tuple(sorted({r.context.value for r in refs})),
+        )
+        for (top, dists, how), refs in groups.items()
+        if how != "stdlib"
+    ]
+    return tuple(sorted(reports, key=lambda r: (r.module, r.distribution or "")))
+
+
+@dataclass
+class _Verdicts:
+    decisions: dict[str, tuple[Verdict, tuple[Evidence, ...]]]
+    problems: list[Finding]
+
+
+def _declared_names(declared: DeclaredSet) -> dict[str, list[DeclaredRequirement]]:
+    by_name: dict[str, list[DeclaredRequirement]] = defaultdict(list)
+    for req in declared.requirements:
+        if req.name and not req.constraint:
+            by_name[req.name].append(req)
+    return by_name
+
+
+def _decide_all(
+    declared: Mapping[str, list[DeclaredRequirement]],
+    imports_by_dist: Mapping[str, list[ImportRef]],
+    implicit: Mapping[str, list[Evidence]],
+    graph: Graph,
+) -> dict[str, tuple[Verdict, tuple[Evidence, ...]]]:
+    first = {name: decide(name, imports_by_dist.get(name, []), implicit.get(name, []), []) for name in declared}
+    kept = {n for n, d in first.items() if d.verdict in KEEP_VERDICTS}
+    needed_by_kept = graph.closure(kept) - kept
+    result: dict[str, tuple[Verdict, tuple[Evidence, ...]]] = {}
+    for name, dec in first.items():
+        if dec.verdict not in KEEP_VERDICTS and name in needed_by_kept:
+            dependents = sorted(k for k in graph.required_by.get(name, ()) if k in kept or k in needed_by_kept)
+            dec = decide(
+                name, imports_by_dist.get(name, []), implicit.get(name, []), dependents or ["(runtime closure)"]
+            )
+        result[name] = (dec.verdict, dec.evidence)
+    return result
+
+
+def _problem(
+    code: str,
+    subject: str,
+    title: str,
+    fix: str,
+    evidence: Sequence[Evidence],
+    severity: str,
+    owner: Owner = Owner.DATA_SCIENTIST,
+) -> Finding:
+    return Finding(
+        id=f"{code}:{subject}",
+        code=code,
+        title=title,
+        owner=owner,
+        fix=fix,
+        subject=subject,
+        severity=severity,
+        evidence=tuple(sorted(evidence)[:20]),
+    )
+
+
+def _import_problems(
+    mapped: Mapping[ImportRef, Mapped],
+    declared: Mapping[str, list[DeclaredRequirement]],
+    installed: Mapping[str, InstalledDistribution],
+    graph: Graph,
+) -> list[Finding]:
+    """missing / transitive / undeclared / optional / misplaced-dev, one finding per distribution."""
+    per_key: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
+    for ref, m in mapped.items():
+        if m.how == "stdlib" or not m.distributions:
+            continue
+        names = m.distributions
+        decl = [n for n in names if n in declared]
+        ev = import_evidence(ref)
+        if decl:
+            if is_runtime_use(ref) and all(all(r.dev for r in declared[n]) for n in decl):
+                per_key[("misplaced-dev", decl[0])].append(ev)
+            continue
+        present = [n for n in names if n in installed]
+        subject = present[0] if present else names[0]
+        if ref.optional:
+            per_key[("optional", subject)].append(ev)
+        elif not is_runtime_use(ref):
+            continue
+        elif not present:
+            per_key[("missing", subject)].append(ev)
+        elif graph.required_by.get(subject):
+            per_key[("transitive", subject)].append(ev)
+        else:
+            per_key[("undeclared", subject)].append(ev)
+    texts = {
+        "missing": ("{n} is imported by runtime code but neither declared nor installed", "declare {n}", "error"),
+        "transitive": ("{n} is imported but only installed as a dependency of {by}", "declare {n} directly", "warning"),
+        "undeclared": ("{n} is imported and installed but not declared", "declare {n}", "warning"),
+        "optional": (
+            "{n} is an optional import (try/except ImportError), not declared",
+            "declare {n} as an extra if wanted",
+            "info",
+        ),
+        "misplaced-dev": (
+            "{n} is declared only for development but runtime code imports it",
+            "move {n} to the runtime requirements",
+            "error",
+        ),
+    }
+    findings = []
+    for (code, name), evidence in sorted(per_key.items()):
+        title, fix, severity = texts[code]
+        by = ", ".join(sorted(graph.required_by.get(name, ())))
+        findings.append(_problem(code, name, title.format(n=name, by=by), fix.format(n=name), evidence, severity))
+    return findings
+
+
+def _cut_findings(reports: Sequence[DistributionReport]) -> list[Finding]:
+    """The cut list as findings: declared for runtime, but the code does not need it there."""
+    findings = []
+    for dist in reports:
+        if dist.verdict not in CUT_VERDICTS or dist.dev_declared:
+            continue
+        where = dist.declared_at[0] if dist.declared_at else Location("")
+        if dist.verdict is Verdict.UNUSED:
+            title, fix = f"{dist.name} is declared but never used", f"remove {dist.name} from {where.path}"
+        elif dist.verdict is Verdict.TYPING_ONLY:
+            title, fix = f"{dist.name} is only imported for type checking", f"move {dist.name} to the dev requirements"
+        else:
+            title, fix = (
+                f"{dist.name} is only used by dev code, scripts or notebooks",
+                f"move {dist.name} to the dev requirements",
+            )
+        evidence = (Evidence(where.path, where.line, "declared", dist.name), *dist.evidence)
+        findings.append(
+            Finding(
+                id=f"cut:{dist.name}",
+                code=f"cut-{dist.verdict.value}",
+                title=title,
+                owner=Owner.DATA_SCIENTIST,
+                fix=fix,
+                savings_bytes=dist.retained_bytes if dist.installed else None,
+                subject=dist.name,
+                severity="warning",
+                evidence=tuple(e for e in evidence if e.path or e.detail),
+                data={"verdict": dist.verdict.value, "from": dist.name},
+            )
+        )
+    return findings
+
+
+def _run_finders(context: AnalysisContext) -> list[Finding]:
+    from depslim.findings import FINDERS
+
+    results: list[Finding] = []
+    for factory in FINDERS:
+        results.extend(factory().find(context))
+    return results
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Deterministic: biggest saving first, then by code and subject; duplicates by id dropped."""
+    unique: dict[str, Finding] = {}
+    for f in findings:
+        unique.setdefault(f.id, f)
+    return tuple(sorted(unique.values(), key=lambda f: (-(f.savings_bytes or 0), f.code, f.subject, f.id)))
+
+
+def analyze(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Report:
+    """Run the whole analysis and return the report (no printing, no exiting)."""
+    if options.project is not None and not options.project.is_dir():
+        raise InputError(options.project, "no such project directory")
+    target = open_target(options, progress)
+    scan_result = scan(options, progress) if options.project is not None else None
+    declared_set = read_declared(options) if options.project is not None else None
+    return build_report(options, target, scan_result, declared_set, progress)
+
+
+def build_report(
+    options: AnalyzeOptions,
+    target: Target,
+    scan_result: ScanResult | None,
+    declared_set: DeclaredSet | None,
+    progress: Progress = NULL_PROGRESS,
+    finders: Callable[[AnalysisContext], list[Finding]] = _run_finders,
+) -> Report:
+    """Everything after reading: pure over the scan, the declarations and the target."""
+    info = target.info()
+    dists, shadowed = unique_distributions(list(target.distributions()))
+    installed = {d.name: d for d in dists}
+    declared = _declared_names(declared_set) if declared_set else {}
+    requested = [r.requirement for reqs in declared.values() for r in reqs]
+    graph = build_graph(dists, info.markers, requested)
+    sizes = SizeTable(dists, graph, roots=declared.keys())
+
+    refs = _third_party(scan_result.imports, scan_result.first_party) if scan_result else []
+    mapper = Mapper(dists, declared.keys())
+    mapped = _map_imports(mapper, refs)
+    imports_by_dist: dict[str, list[ImportRef]] = defaultdict(list)
+    for ref, m in mapped.items():
+        for name in m.distributions:
+            imports_by_dist[name].append(ref)
+    implicit = resolve_needs(find_hits(scan_result), declared.keys(), installed.keys()) if scan_result else {}
+    decisions = _decide_all(declared, imports_by_dist, implicit, graph) if declared_set else {}
+
+    reports: list[DistributionReport] = []
+    for name in sorted(set(installed) | set(declared)):
+        dist = installed.get(name)
+        size = sizes.of(name)
+        verdict, evidence = decisions.get(name, (None, ()))
+        reqs = declared.get(name, [])
+        reports.append(
+            DistributionReport(
+                name=name,
+                version=dist.version if dist else None,
+                size_bytes=size.size_bytes,
+                shared_bytes=size.shared_bytes,
+                retained_bytes=sizes.retained_one(name) if dist else 0,
+                verdict=verdict,
+                declared=bool(reqs),
+                installed=dist is not None,
+                evidence=evidence,
+                requires=tuple(sorted(graph.requires.get(name, ()))),
+                required_by=tuple(sorted(graph.required_by.get(name, ()))),
+                declared_at=tuple(sorted({r.location for r in reqs})),
+                dev_declared=bool(reqs) and all(r.dev for r in reqs),
+                site=dist.site if dist else "",
+            )
+        )
+    by_name = {r.name: r for r in reports}
+
+    findings: list[Finding] = []
+    if declared_set is not None:
+        findings += _cut_findings(reports)
+        findings += _import_problems(mapped, declared, installed, graph)
+        for name, evidence in implicit.items():
+            if name not in declared and name not in installed:
+                findings.append(
+                    _problem(
+                        "missing-implicit",
+                        name,
+                        f"{name} is needed at runtime but not declared",
+                        f"declare {name}",
+                        evidence,
+                        "error",
+                    )
+                )
+    findings += list(target.findings())
+    context = AnalysisContext(
+        project_root=options.project,
+        scan=scan_result,
+        declared=declared_set,
+        target=info,
+        installed=installed,
+        distributions=by_name,
+        target_findings=tuple(findings),
+        config=options.config,
+    )
+    findings += finders(context)
+
+    unmeasured = [
+        Unmeasured(r.name, "declared but not installed in the target")
+        for r in reports
+        if r.declared and not r.installed
+    ]
+    unmeasured += [Unmeasured(d.name, "no RECORD: installed files unknown") for d in dists if not d.has_record]
+    cut = [r for r in reports if r.verdict in CUT_VERDICTS and not r.dev_declared]
+    kept = [r.name for r in reports if r.verdict in KEEP_VERDICTS]
+    ordered = sort_findings(findings)
+    summary = Summary(
+        declared=len(declared),
+        runtime=len(kept),
+        cut_count=len(cut),
+        cut_bytes=sizes.retained([r.name for r in cut if r.installed]),
+        installed=len(dists),
+        installed_bytes=sizes.total_bytes,
+        runtime_bytes=sizes.bytes_of(graph.closure(kept)) if declared_set else sizes.total_bytes,
+        findings=len(ordered),
+        problems=sum(
+            1 for f in ordered if f.code in {"missing", "transitive", "undeclared", "misplaced-dev", "missing-implicit"}
+        ),
+    )
+    warnings = list(scan_result.warnings) if scan_result else []
+    warnings += [f"duplicate distribution: {s}" for s in shadowed]
+    return Report(
+        project=str(options.project) if options.project else "",
+        target=info,
+        distributions=tuple(reports),
+        imports=_import_reports(mapped),
+        findings=ordered,
+        summary=summary,
+        warnings=tuple(warnings),
+        unmeasured=tuple(sorted(unmeasured, key=lambda u: u.name)),
+        tool_version=__version__,
+    )

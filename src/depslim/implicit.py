@@ -1,0 +1,129 @@
+"""Implicit runtime needs: what code needs without importing it (`data/implicit.toml`).
+
+pandas reads parquet through pyarrow, `s3://` paths go through s3fs, a SQLAlchemy URL names
+its driver, a Dockerfile CMD runs uvicorn. Each hit carries the line that proves it, and a
+package with such evidence is never cut.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from packaging.utils import canonicalize_name
+
+from depslim.knowledge import check_keys, load_data
+from depslim.model import Context, Evidence, ScanResult, SignalPatterns
+
+
+@dataclass(frozen=True)
+class ImplicitRule:
+    id: str
+    reason: str
+    needs: tuple[str, ...]
+    attributes: tuple[str, ...] = ()
+    strings: tuple[str, ...] = ()
+    commands: tuple[str, ...] = ()
+
+
+@cache
+def rules() -> tuple[ImplicitRule, ...]:
+    """The packaged rules, validated."""
+    loaded = []
+    for i, raw in enumerate(load_data("implicit").get("rule", [])):
+        check_keys(
+            raw,
+            required=("id", "reason", "needs"),
+            optional=("attributes", "strings", "commands"),
+            where=f"depslim/data/implicit.toml rule #{i + 1}",
+        )
+        loaded.append(
+            ImplicitRule(
+                id=raw["id"],
+                reason=raw["reason"],
+                needs=tuple(canonicalize_name(n) for n in raw["needs"]),
+                attributes=tuple(raw.get("attributes", ())),
+                strings=tuple(raw.get("strings", ())),
+                commands=tuple(raw.get("commands", ())),
+            )
+        )
+    return tuple(loaded)
+
+
+def signal_patterns() -> SignalPatterns:
+    """What the scan must report so these rules can be decided."""
+    return SignalPatterns(
+        attributes=frozenset(a for r in rules() for a in r.attributes),
+        strings=tuple(dict.fromkeys(s for r in rules() for s in r.strings)),
+    )
+
+
+def merge_patterns(*parts: SignalPatterns) -> SignalPatterns:
+    return SignalPatterns(
+        attributes=frozenset().union(*(p.attributes for p in parts)),
+        strings=tuple(dict.fromkeys(s for p in parts for s in p.strings)),
+    )
+
+
+def _strip(pattern: str) -> str:
+    return pattern[3:] if pattern.startswith("re:") else pattern
+
+
+def _command_words(detail: str) -> set[str]:
+    try:
+        words = shlex.split(detail)
+    except ValueError:
+        words = detail.split()
+    return {w.rsplit("/", 1)[-1] for w in words}
+
+
+@dataclass(frozen=True)
+class ImplicitHit:
+    rule: ImplicitRule
+    evidence: Evidence
+
+
+def find_hits(scan: ScanResult) -> list[ImplicitHit]:
+    """Every rule that fires on runtime evidence (dev and script code do not make runtime needs)."""
+    by_attr: dict[str, list[ImplicitRule]] = defaultdict(list)
+    by_string: dict[str, list[ImplicitRule]] = defaultdict(list)
+    for rule in rules():
+        for a in rule.attributes:
+            by_attr[a].append(rule)
+        for s in rule.strings:
+            by_string[s].append(rule)
+    hits: list[ImplicitHit] = []
+    for sig in scan.signals:
+        if sig.context is not Context.RUNTIME:
+            continue
+        table = by_string if sig.kind == "string" else by_attr
+        for rule in table.get(_strip(sig.pattern), ()):
+            detail = f"{sig.value} ({rule.reason})"
+            hits.append(ImplicitHit(rule, Evidence(sig.location.path, sig.location.line, "implicit", detail)))
+    for entry in scan.entrypoints:
+        words = _command_words(entry.detail)
+        for rule in rules():
+            if words & set(rule.commands):
+                hits.append(
+                    ImplicitHit(rule, Evidence(entry.path, entry.line, "implicit", f"{entry.detail} ({rule.reason})"))
+                )
+    return hits
+
+
+def resolve_needs(
+    hits: Sequence[ImplicitHit], declared: Iterable[str], installed: Iterable[str]
+) -> Mapping[str, list[Evidence]]:
+    """Pick, per hit, the distribution that satisfies it: a declared one first, then an
+    installed one, else the rule's first choice (reported missing by the caller)."""
+    declared_set, installed_set = set(declared), set(installed)
+    needed: dict[str, list[Evidence]] = defaultdict(list)
+    for hit in hits:
+        choice = next((n for n in hit.rule.needs if n in declared_set), None)
+        choice = choice or next((n for n in hit.rule.needs if n in installed_set), None)
+        choice = choice or hit.rule.needs[0]
+        if hit.evidence not in needed[choice]:
+            needed[choice].append(hit.evidence)
+    return needed

@@ -1,0 +1,123 @@
+"""The terminal format: summary, cut list, problems, other findings, heaviest runtime tree.
+
+`renderables(report)` builds rich objects once; the CLI prints them to a real console
+(colour, width) and `render(report)` records them as plain text for `--output`.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Sequence
+
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.tree import Tree
+
+from depslim.model import DistributionReport, Finding, Report
+from depslim.units import human_bytes
+from depslim.verdicts import KEEP_VERDICTS
+
+name = "terminal"
+PROBLEM_CODES = frozenset({"missing", "transitive", "undeclared", "optional", "misplaced-dev", "missing-implicit"})
+TREE_TOP = 8
+
+
+def _evidence_text(finding: Finding, limit: int = 2) -> str:
+    shown = [str(e) for e in finding.evidence[:limit]]
+    more = len(finding.evidence) - limit
+    return escape("; ".join(shown) + (f" (+{more} more)" if more > 0 else ""))
+
+
+def summary(report: Report) -> Table:
+    s = report.summary
+    t = report.target
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("target", escape(f"{t.kind} {t.ref} (Python {t.python_version or '?'}, {t.platform or '?'})"))
+    if report.project:
+        table.add_row("project", escape(report.project))
+        table.add_row("declared", f"{s.declared} distributions, {s.runtime} needed at runtime")
+        table.add_row(
+            "cut list", f"{s.cut_count} distributions, frees {human_bytes(s.cut_bytes)} (measured in the target)"
+        )
+    table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
+    if report.project:
+        table.add_row("runtime closure", human_bytes(s.runtime_bytes))
+    table.add_row("findings", f"{s.findings} ({s.problems} import problems)")
+    return table
+
+
+def findings_table(title: str, findings: Sequence[Finding]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
+    table.add_column("finding", overflow="fold")
+    table.add_column("owner")
+    table.add_column("fix", overflow="fold")
+    table.add_column("saving", justify="right")
+    table.add_column("evidence", overflow="fold")
+    for f in findings:
+        table.add_row(
+            escape(f.title), f.owner.value, escape(f.fix), human_bytes(f.savings_bytes, estimate=f.estimate),
+            _evidence_text(f),
+        )
+    return table
+
+
+def runtime_tree(report: Report) -> Tree | None:
+    """The heaviest runtime distributions and what they pull in (retained bytes)."""
+    by_name = {d.name: d for d in report.distributions}
+    roots = [d for d in report.distributions if d.verdict in KEEP_VERDICTS and d.installed]
+    if not report.project:
+        roots = [d for d in report.distributions if d.installed and not d.required_by]
+    roots.sort(key=lambda d: -d.retained_bytes)
+    if not roots:
+        return None
+    tree = Tree("[bold]heaviest runtime distributions[/] (retained bytes)")
+
+    def label(d: DistributionReport) -> str:
+        return f"{escape(d.name)} {escape(d.version or '')}  [cyan]{human_bytes(d.retained_bytes)}[/]"
+
+    for dist in roots[:TREE_TOP]:
+        node = tree.add(label(dist))
+        children = sorted((by_name[c] for c in dist.requires if c in by_name), key=lambda d: -d.size_bytes)
+        for child in children[:5]:
+            node.add(f"{escape(child.name)} {escape(child.version or '')}  {human_bytes(child.size_bytes)}")
+        if len(children) > 5:
+            node.add(f"[dim]… {len(children) - 5} more[/]")
+    return tree
+
+
+def _split(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding], list[Finding]]:
+    cut, problems, other = [], [], []
+    for f in findings:
+        (cut if f.code.startswith("cut-") else problems if f.code in PROBLEM_CODES else other).append(f)
+    return cut, problems, other
+
+
+def renderables(report: Report) -> list[RenderableType]:
+    cut, problems, other = _split(report.findings)
+    parts: list[RenderableType] = [summary(report)]
+    if cut:
+        parts.append(findings_table("Cut list", cut))
+    if problems:
+        parts.append(findings_table("Import problems", problems))
+    if other:
+        parts.append(findings_table("Other findings", other))
+    tree = runtime_tree(report)
+    if tree is not None:
+        parts.append(tree)
+    if report.unmeasured:
+        notes = ", ".join(f"{u.name} ({u.reason})" for u in report.unmeasured[:10])
+        more = len(report.unmeasured) - 10
+        parts.append(f"[dim]unmeasured: {escape(notes)}{f' (+{more} more)' if more > 0 else ''}[/]")
+    for warning in report.warnings[:20]:
+        parts.append(f"[yellow]warning:[/] {escape(warning)}")
+    return parts
+
+
+def render(report: Report) -> str:
+    buffer = io.StringIO()
+    console = Console(file=buffer, width=120, force_terminal=False, color_system=None, record=False)
+    console.print(Group(*renderables(report)))
+    return buffer.getvalue()
