@@ -22,7 +22,6 @@ from depslim.model import (
 from depslim.report.json import load_report, render
 
 
-
 def sample() -> Report:
     dist = DistributionReport(
         name="mlflow", version="2.12.1", size_bytes=45_900_000, shared_bytes=1_000, retained_bytes=578_400_000,
