@@ -10,7 +10,7 @@ from rich.console import Console, Group
 
 from depslim import report as formats
 from depslim.cli.config import apply_config, project_config
-from depslim.cli.options import emit
+from depslim.cli.options import emit, refuse_overwrite
 from depslim.cli.progress import progress_for_terminal
 from depslim.core import AnalyzeOptions, analyze
 
@@ -57,6 +57,7 @@ def command(ctx: click.Context, **params: object) -> None:
         config=config,
     )
     fmt = str(p["fmt"])
+    refuse_overwrite(p["output"], force=bool(p["force"]))  # type: ignore[arg-type]
     with progress_for_terminal(fmt == "terminal" or p["output"] is not None) as progress:
         result = analyze(options, progress)
     if fmt == "terminal" and p["output"] is None:

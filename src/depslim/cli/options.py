@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from depslim.errors import WriteRefused
 from depslim.fsio import atomic_write
 
 
@@ -38,3 +39,9 @@ def emit(text: str, output: Path | None, *, force: bool) -> None:
     else:
         atomic_write(output, text, force=force)
         click.echo(f"wrote {output}", err=True)
+
+
+def refuse_overwrite(output: Path | None, *, force: bool) -> None:
+    """Fail before any work when --output would overwrite a file without --force."""
+    if output is not None and output.exists() and not force:
+        raise WriteRefused(f"{output}: exists; pass --force to overwrite it")
