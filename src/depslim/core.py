@@ -417,6 +417,7 @@ def build_report(
         ),
     )
     warnings = list(scan_result.warnings) if scan_result else []
+    warnings += list(declared_set.warnings) if declared_set else []
     warnings += [f"duplicate distribution: {s}" for s in shadowed]
     return Report(
         project=str(options.project) if options.project else "",

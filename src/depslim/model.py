@@ -185,6 +185,7 @@ class DeclaredSet:
     requirements: tuple[DeclaredRequirement, ...]
     files: tuple[str, ...]  # project-relative files read
     index: IndexOptions = IndexOptions()
+    warnings: tuple[str, ...] = ()  # "file:line: problem" for parts deliberately not read
 
 
 @dataclass(frozen=True)

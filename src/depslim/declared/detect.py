@@ -1,0 +1,80 @@
+"""Which files declare a project's dependencies (the role of deptry's builder.py), and in what order.
+
+pyproject.toml is read first so that a requirements file it references through setuptools
+`dynamic` keeps the group the reference gives it; the same file found again by auto-detection
+then adds nothing. Resolver output (`requirements.txt` compiled from `requirements.in` or from
+pyproject) is read last and, when anything else declares, as constraints: its transitive pins are
+not the project's declarations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from depslim.declared.classify import detect_globs, is_compiled
+from depslim.errors import InputError
+
+KIND_ORDER = {"pyproject": 0, "setup.cfg": 1, "setup.py": 2, "requirements": 3, "compiled": 4}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One file to read and the reader it needs."""
+
+    kind: str  # pyproject | setup.cfg | setup.py | requirements | compiled
+    path: Path
+
+
+def _kind_of(path: Path) -> str:
+    if path.name == "setup.cfg":
+        return "setup.cfg"
+    if path.name == "setup.py":
+        return "setup.py"
+    if path.suffix == ".toml":
+        return "pyproject"
+    return "requirements"
+
+
+def _is_compiled_file(path: Path) -> bool:
+    if path.suffix == ".txt" and path.with_suffix(".in").is_file():
+        return True
+    try:
+        return is_compiled(path.read_text(encoding="utf-8-sig", errors="replace"))
+    except OSError:
+        return False
+
+
+def _ordered(sources: list[Source]) -> list[Source]:
+    unique = {(s.kind, s.path.resolve()): s for s in sources}
+    return sorted(unique.values(), key=lambda s: (KIND_ORDER[s.kind], s.path.as_posix()))
+
+
+def detect_sources(root: Path) -> list[Source]:
+    """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect])."""
+    sources = [
+        Source(kind, root / name)
+        for kind, name in (("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"))
+        if (root / name).is_file()
+    ]
+    for pattern in detect_globs():
+        for path in root.glob(pattern):
+            if path.is_file():
+                sources.append(Source("compiled" if _is_compiled_file(path) else "requirements", path))
+    return _ordered(sources)
+
+
+def explicit_sources(root: Path, files: list[Path]) -> list[Source]:
+    """Sources for files the user named (relative to the project root, else to the working dir)."""
+    sources = []
+    for given in files:
+        path = given if given.is_absolute() else root / given
+        if not path.is_file() and not given.is_absolute() and given.is_file():
+            path = given
+        if not path.is_file():
+            raise InputError(given, "declared-dependency file does not exist")
+        kind = _kind_of(path)
+        if kind == "requirements" and _is_compiled_file(path):
+            kind = "compiled"
+        sources.append(Source(kind, path))
+    return _ordered(sources)
