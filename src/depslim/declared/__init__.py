@@ -11,7 +11,6 @@ All requirement, marker, version and name parsing goes through `packaging`.
 from __future__ import annotations
 
 import dataclasses
-
 from collections.abc import Sequence
 from pathlib import Path
 
