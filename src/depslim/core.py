@@ -285,6 +285,21 @@ def _cut_findings(reports: Sequence[DistributionReport]) -> list[Finding]:
     return findings
 
 
+def _line_reader(root: Path | None) -> Callable[[Evidence], str]:
+    """Reads the declaring line of an entrypoint (Dockerfile CMD, Procfile) from the project."""
+
+    def read(evidence: Evidence) -> str:
+        if root is None or not evidence.line:
+            return ""
+        try:
+            lines = (root / evidence.path).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return ""
+        return lines[evidence.line - 1] if evidence.line <= len(lines) else ""
+
+    return read
+
+
 def _run_finders(context: AnalysisContext) -> list[Finding]:
     from depslim.findings import FINDERS
 
@@ -336,7 +351,8 @@ def build_report(
     for ref, m in mapped.items():
         for name in m.distributions:
             imports_by_dist[name].append(ref)
-    implicit = resolve_needs(find_hits(scan_result), declared.keys(), installed.keys()) if scan_result else {}
+    hits = find_hits(scan_result, _line_reader(options.project)) if scan_result else []
+    implicit = resolve_needs(hits, declared.keys(), installed.keys())
     decisions = _decide_all(declared, imports_by_dist, implicit, graph) if declared_set else {}
 
     reports: list[DistributionReport] = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import shlex
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -86,8 +86,12 @@ class ImplicitHit:
     evidence: Evidence
 
 
-def find_hits(scan: ScanResult) -> list[ImplicitHit]:
-    """Every rule that fires on runtime evidence (dev and script code do not make runtime needs)."""
+def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = None) -> list[ImplicitHit]:
+    """Every rule that fires on runtime evidence (dev and script code do not make runtime needs).
+
+    `source_line` returns the text of an entrypoint's declaring line (a Dockerfile CMD, a
+    Procfile entry), where the command that runs (uvicorn, gunicorn…) is named.
+    """
     by_attr: dict[str, list[ImplicitRule]] = defaultdict(list)
     by_string: dict[str, list[ImplicitRule]] = defaultdict(list)
     for rule in rules():
@@ -104,11 +108,14 @@ def find_hits(scan: ScanResult) -> list[ImplicitHit]:
             detail = f"{sig.value} ({rule.reason})"
             hits.append(ImplicitHit(rule, Evidence(sig.location.path, sig.location.line, "implicit", detail)))
     for entry in scan.entrypoints:
-        words = _command_words(entry.detail)
+        text = source_line(entry) if source_line else ""
+        words = _command_words(f"{entry.detail} {text.replace(',', ' ')}")
         for rule in rules():
             if words & set(rule.commands):
                 hits.append(
-                    ImplicitHit(rule, Evidence(entry.path, entry.line, "implicit", f"{entry.detail} ({rule.reason})"))
+                    ImplicitHit(
+                        rule, Evidence(entry.path, entry.line, "implicit", f"{entry.detail} ({rule.reason})")
+                    )
                 )
     return hits
 

@@ -64,6 +64,20 @@ def findings_table(title: str, findings: Sequence[Finding]) -> Table:
     return table
 
 
+def cut_table(findings: Sequence[Finding]) -> Table:
+    """The cut list, one compact row a package: what it is, what cutting it frees, the proof."""
+    table = Table(title="Cut list (not needed at runtime)", title_justify="left")
+    table.add_column("package", style="bold")
+    table.add_column("verdict")
+    table.add_column("frees", justify="right")
+    table.add_column("evidence", overflow="fold")
+    for f in findings:
+        frees = human_bytes(f.savings_bytes, estimate=f.estimate) if f.savings_bytes is not None else "not installed"
+        proof = [e for e in f.evidence if e.kind != "declared"] or list(f.evidence)
+        table.add_row(escape(f.subject), str(f.data.get("verdict", "")), frees, escape(str(proof[0])) if proof else "")
+    return table
+
+
 def runtime_tree(report: Report) -> Tree | None:
     """The heaviest runtime distributions and what they pull in (retained bytes)."""
     by_name = {d.name: d for d in report.distributions}
@@ -99,7 +113,7 @@ def renderables(report: Report) -> list[RenderableType]:
     cut, problems, other = _split(report.findings)
     parts: list[RenderableType] = [summary(report)]
     if cut:
-        parts.append(findings_table("Cut list", cut))
+        parts.append(cut_table(cut))
     if problems:
         parts.append(findings_table("Import problems", problems))
     if other:
