@@ -73,7 +73,7 @@ def decide(
     if other:
         return Decision(Verdict.DEV_ONLY, tuple(sorted(other)))
     if is_dev_tool(name):
-        return Decision(Verdict.DEV_ONLY, (Evidence("depslim/data/dev_tools.toml", 0, "rule", "known dev tool"),))
+        return Decision(Verdict.DEV_ONLY, (Evidence("", 0, "rule", "known dev tool (depslim data: dev_tools.toml)"),))
     return Decision(Verdict.UNUSED, (Evidence("", 0, "rule", "no import, implicit need or dependent found"),))
 
 

@@ -34,6 +34,7 @@ def default_cache_dir() -> Path:
 @click.option("--script-paths", multiple=True, help="Paths whose imports are scripts (repeatable).")
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the scan cache.")
+@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown to this repository.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
 @click.option("--format", "-f", "fmt", type=click.Choice(formats.available()), default="terminal", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
@@ -65,4 +66,11 @@ def command(ctx: click.Context, **params: object) -> None:
 
         Console(highlight=False).print(Group(*renderables(result)))
         return
-    emit(formats.get(fmt).render(result), p["output"], force=bool(p["force"]))  # type: ignore[arg-type]
+    if fmt == "markdown":
+        from depslim.report.markdown import links_from
+        from depslim.report.markdown import render as render_markdown
+
+        text = render_markdown(result, links=links_from(p["repository_url"]))  # type: ignore[arg-type]
+    else:
+        text = formats.get(fmt).render(result)
+    emit(text, p["output"], force=bool(p["force"]))  # type: ignore[arg-type]

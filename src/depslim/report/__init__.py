@@ -12,6 +12,7 @@ _MODULES = {
     "json": "depslim.report.json",
     "markdown": "depslim.report.markdown",
     "sarif": "depslim.report.sarif",
+    "github": "depslim.report.github",
 }
 
 

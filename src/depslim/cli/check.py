@@ -1,0 +1,183 @@
+"""`depslim check [PATH]`: the CI gate. Exit 0 every budget holds, 1 one failed, 2 bad input.
+
+Budgets come from flags or `[tool.depslim]` (keys are the option names in kebab case; a flag
+wins). The Report is measured by `core.analyze` — or read from `--report FILE.json` so CI can
+analyze once and gate, diff and comment from the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.markup import escape
+
+from depslim.cli.config import apply_config, project_config
+from depslim.cli.options import emit
+from depslim.errors import EXIT_GATE_FAILED, DepslimError, InputError
+from depslim.gate import FAIL, PASS, Budgets, CheckResult, LockStatus, budgets_from, evaluate
+from depslim.model import Report
+
+FORMATS = ["terminal", "json", "markdown", "github"]
+_LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
+
+
+@click.command(name="check")
+@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.option("--image", metavar="REF", help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")
+@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image, e.g. linux/amd64.")
+@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
+              help="Measure another interpreter's environment.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Gate an existing `depslim analyze --format json` report instead of analysing.")
+@click.option("--max-image-bytes", metavar="SIZE", help="Fail when the image is bigger (e.g. 500MB, 1.5GB).")
+@click.option("--max-python-bytes", metavar="SIZE", help="Fail when the shipped Python packages weigh more.")
+@click.option("--max-waste-bytes", metavar="SIZE", help="Fail when image waste (caches, deleted files…) exceeds SIZE.")
+@click.option("--max-waste-percent", type=float, metavar="PCT", help="Fail when waste exceeds PCT% of the image.")
+@click.option("--forbid", multiple=True, metavar="GLOB",
+              help="Package forbidden in the runtime, fnmatch glob (repeatable): 'jupyter*', 'nvidia-*'.")
+@click.option("--fail-on-unused", is_flag=True, default=False, help="Fail when a runtime dependency is unused.")
+@click.option("--lock-fresh", is_flag=True, default=False, help="Fail when the lock is stale against its inputs.")
+@click.option("--lock-input", type=click.Path(dir_okay=False, path_type=Path),
+              help="Requirements file the lock was made from (default: requirements-base.txt in PATH).")
+@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown (default: from GITHUB_* env).")
+@click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
+              help="Character budget for --format markdown (GitHub's comment limit by default).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the result to FILE.")
+@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+@click.pass_context
+def command(ctx: click.Context, **params: Any) -> None:
+    """Gate PATH (or an image) on size budgets, forbidden packages, unused deps and lock freshness."""
+    path: Path | None = params["path"]
+    if path is None and not params["image"] and not params["report_file"]:
+        path = Path(".")
+    if path is not None and not path.is_dir():
+        raise InputError(path, "no such project directory")
+    # With --report or --image alone, budgets still come from the config of the current folder.
+    config = project_config(path or Path("."), params["config_file"])
+    p = apply_config(ctx, params, config)
+    budgets = budgets_from(
+        {key.replace("_", "-"): p[key] for key in (
+            "max_image_bytes", "max_python_bytes", "max_waste_bytes", "max_waste_percent", "forbid",
+            "fail_on_unused", "lock_fresh",
+        ) if p[key] not in (None, ())},
+        origin="command line / [tool.depslim]",
+    )
+    if not budgets.any():
+        raise DepslimError(
+            "no budgets to check",
+            hint="pass e.g. --max-image-bytes 500MB --forbid 'jupyter*', or set them in [tool.depslim]",
+        )
+    report = _measure(p, path, config)
+    lock = _lock_status(path, p["lock_input"]) if budgets.lock_fresh else None
+    result = evaluate(report, budgets, lock)
+    _output(result, p, path)
+    if not result.passed:
+        ctx.exit(EXIT_GATE_FAILED)
+
+
+def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any]) -> Report:
+    if p["report_file"] is not None:
+        from depslim.report.json import load_report
+
+        file: Path = p["report_file"]
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(file, f"cannot read: {exc.strerror or exc}") from None
+        return load_report(text, str(file))
+    from depslim.cli.progress import progress_for_terminal
+    from depslim.core import AnalyzeOptions, analyze
+
+    options = AnalyzeOptions(
+        project=path,
+        image=p["image"] or None,
+        platform=p["platform"] or None,
+        python=p["python"] or None,
+        config=config,
+    )
+    with progress_for_terminal(p["fmt"] == "terminal") as progress:
+        return analyze(options, progress)
+
+
+def _lock_status(path: Path | None, lock_input: Path | None) -> LockStatus:
+    """Ask `depslim.generate.lock.check_lock` (optional: another module) whether the locks are fresh.
+
+    Same inputs as `depslim lock --check`: requirements-base.txt (and requirements-dev.txt
+    when present) in the project, or the `--lock-input` file.
+    """
+    try:
+        from depslim.generate.lock import check_lock
+    except ImportError:
+        return LockStatus(False, "lock freshness check is not available in this install", available=False)
+    root = path or Path(".")
+    if lock_input is not None:
+        inputs = [lock_input]
+    else:
+        base, dev = root / _LOCK_INPUTS[0], root / _LOCK_INPUTS[1]
+        if not base.is_file():
+            raise InputError(base, "no such file (run `depslim split` first, or pass --lock-input FILE)")
+        inputs = [base] + ([dev] if dev.is_file() else [])
+    problems = [problem for file in inputs for problem in check_lock(file)]
+    shown = inputs[0].relative_to(root).as_posix() if inputs[0].is_relative_to(root) else str(inputs[0])
+    return LockStatus(not problems, "; ".join(problems), shown)
+
+
+def _output(result: CheckResult, p: dict[str, Any], path: Path | None) -> None:
+    fmt = p["fmt"]
+    if fmt == "terminal" and p["output"] is None:
+        _print_terminal(result)
+        return
+    if fmt == "json":
+        text = render_json(result)
+    elif fmt == "markdown":
+        from depslim.report.markdown import links_from, render
+
+        text = render(result, links=links_from(p["repository_url"], prefix=_repo_prefix(path)),
+                      limit=p["markdown_limit"])
+    elif fmt == "github":
+        from depslim.report.github import render as render_github
+
+        text = render_github(result, prefix=_repo_prefix(path))
+    else:
+        text = "\n".join(r.line() for r in result.results) + "\n"
+    emit(text, p["output"], force=bool(p["force"]))
+
+
+def render_json(result: CheckResult) -> str:
+    from depslim.report.json import to_data
+
+    data = {"kind": "check", "passed": result.passed, **to_data(result)}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _repo_prefix(path: Path | None) -> str:
+    """The project's folder inside its git repository, so annotations and links name repo paths."""
+    if path is None:
+        return ""
+    root = path.resolve()
+    for parent in (root, *root.parents):
+        if (parent / ".git").exists():
+            rel = root.relative_to(parent).as_posix()
+            return "" if rel == "." else rel
+    return ""
+
+
+def _print_terminal(result: CheckResult) -> None:
+    console = Console(highlight=False, soft_wrap=True)
+    style = {FAIL: "bold red", PASS: "green"}
+    for r in result.results:
+        console.print(f"[{style.get(r.status, 'yellow')}]{escape(r.line())}[/]")
+    failed = len(result.failures)
+    if failed:
+        console.print(f"[bold red]depslim check: {failed} of {len(result.results)} budgets failed[/]")
+    else:
+        console.print(f"[green]depslim check: all {len(result.results)} budgets passed[/]")
+
+
+__all__ = ["Budgets", "command", "render_json"]
