@@ -6,6 +6,7 @@ The core never prints and never exits; progress goes to an observer and errors a
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -309,6 +310,25 @@ def _run_finders(context: AnalysisContext) -> list[Finding]:
     return results
 
 
+def merge_removals(findings: Sequence[Finding]) -> list[Finding]:
+    """One row per cut package: a removal rule's finding (`remove-from-runtime:X`) folds into the
+    verdict's `cut:X`, lending its recorded figure (marked as an estimate) when X is not
+    installed in the target and so could not be measured."""
+    removals = {f.subject: f for f in findings if f.code == "remove-from-runtime"}
+    cut_subjects = {f.subject for f in findings if f.id.startswith("cut:")}
+    merged: list[Finding] = []
+    for f in findings:
+        if f.code == "remove-from-runtime" and f.subject in cut_subjects:
+            continue
+        rule = removals.get(f.subject) if f.id.startswith("cut:") else None
+        if rule is not None and f.savings_bytes is None and rule.savings_bytes is not None:
+            f = dataclasses.replace(
+                f, savings_bytes=rule.savings_bytes, estimate=True, evidence=(*f.evidence, *rule.evidence)
+            )
+        merged.append(f)
+    return merged
+
+
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     """Deterministic: biggest saving first, then by code and subject; duplicates by id dropped."""
     unique: dict[str, Finding] = {}
@@ -408,7 +428,7 @@ def build_report(
         target_findings=tuple(findings),
         config=options.config,
     )
-    findings += finders(context)
+    findings = merge_removals(findings + finders(context))
 
     unmeasured = [
         Unmeasured(r.name, "declared but not installed in the target")

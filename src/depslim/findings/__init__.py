@@ -10,5 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from depslim.findings.base import Finder
+from depslim.findings.cuda import CudaMatchFinder
+from depslim.findings.dockerfile import DockerfileFinder
+from depslim.findings.swaps import SwapFinder
 
-FINDERS: tuple[Callable[[], Finder], ...] = ()
+FINDERS: tuple[Callable[[], Finder], ...] = (SwapFinder, CudaMatchFinder, DockerfileFinder)

@@ -1,0 +1,205 @@
+"""`depslim estimate`: what a requirements file will weigh once installed, before anything is built.
+
+pip resolves for the *target* platform (`pip install --dry-run --report --platform ...
+--python-version ... --only-binary=:all: --target <tmp>`; it fetches metadata only), then each
+resolved wheel's installed size is read from its zip central directory with HTTP range requests
+(`wheelsize`). Only an sdist (no wheel for the platform) cannot be measured this way; it is
+reported as an estimate from its archive size.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+from depslim.errors import DepslimError, InputError
+from depslim.wheelsize import FetchCounter, RangeSource, WheelSizeError, target_tags, wheel_info
+
+
+@dataclass(frozen=True)
+class PackageEstimate:
+    name: str
+    version: str
+    url: str
+    filename: str
+    installed_bytes: int
+    wheel_bytes: int
+    fetched_bytes: int
+    estimate: bool = False
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    requirements: str
+    platform: str
+    python: str
+    packages: tuple[PackageEstimate, ...]
+    resolver: str
+    fetched_bytes: int
+    problems: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def installed_bytes(self) -> int:
+        return sum(p.installed_bytes for p in self.packages)
+
+    @property
+    def wheel_bytes(self) -> int:
+        return sum(p.wheel_bytes for p in self.packages)
+
+    @property
+    def estimated(self) -> tuple[PackageEstimate, ...]:
+        return tuple(p for p in self.packages if p.estimate)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    name: str
+    version: str
+    url: str
+
+
+def pip_platforms(platform: str, python: str) -> list[str]:
+    """The platform tags pip should accept for the target (manylinux family for linux/<arch>)."""
+    seen: list[str] = []
+    for tag in target_tags(platform, python):
+        if tag.platform != "any" and tag.platform not in seen:
+            seen.append(tag.platform)
+    return seen
+
+
+def resolve_with_pip(
+    requirements: Path,
+    *,
+    platform: str = "linux/amd64",
+    python: str = "3.11",
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    find_links: Sequence[str] = (),
+    isolated: bool = False,
+    pip: Sequence[str] = (sys.executable, "-m", "pip"),
+) -> list[Resolved]:
+    """Resolve `requirements` for the target with pip's dry run; return what it would install."""
+    major, minor = python.split(".")[:2]
+    cmd = [*pip, "install", "--dry-run", "--quiet", "--report", "-", "--ignore-installed",
+           "--only-binary=:all:", "--python-version", f"{major}.{minor}", "--implementation", "cp",
+           "--abi", f"cp{major}{minor}", "--disable-pip-version-check"]
+    for plat in pip_platforms(platform, python):
+        cmd += ["--platform", plat]
+    if isolated:
+        cmd.append("--isolated")
+    if index_url:
+        cmd += ["--index-url", index_url]
+    for url in extra_index_urls:
+        cmd += ["--extra-index-url", url]
+    for link in find_links:
+        cmd += ["--find-links", link]
+    with tempfile.TemporaryDirectory(prefix="depslim-estimate-") as tmp:
+        cmd += ["--target", tmp, "-r", str(requirements)]
+        env = dict(os.environ)
+        if isolated:
+            env["PIP_CONFIG_FILE"] = os.devnull
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR")] or proc.stderr.splitlines()[-1:]
+        raise InputError(requirements, f"cannot resolve for {platform} / Python {python}: "
+                                       f"{lines[-1] if lines else 'pip failed'}")
+    try:
+        report = json.loads(proc.stdout)
+    except json.JSONDecodeError:
+        raise DepslimError(f"pip printed no installation report for {requirements}") from None
+    resolved = []
+    for item in report.get("install", []):
+        meta = item.get("metadata", {})
+        url = item.get("download_info", {}).get("url", "")
+        resolved.append(Resolved(canonicalize_name(meta.get("name", "")), meta.get("version", ""), url))
+    return resolved
+
+
+def _measure(item: Resolved) -> PackageEstimate:
+    counter = FetchCounter()
+    filename = item.url.rsplit("/", 1)[-1]
+    if not filename.endswith(".whl"):
+        source = RangeSource(item.url, counter)
+        size = source.size
+        return PackageEstimate(item.name, item.version, item.url, filename, size, size, counter.bytes_fetched,
+                               estimate=True, note="sdist: installed size not in a central directory; "
+                                                   "archive size used")
+    info = wheel_info(item.url, counter=counter, metadata=False)
+    return PackageEstimate(item.name, item.version, item.url, info.filename, info.installed_bytes,
+                           info.wheel_bytes, counter.bytes_fetched)
+
+
+def estimate_requirements(
+    requirements: Path,
+    *,
+    platform: str = "linux/amd64",
+    python: str = "3.11",
+    index_url: str | None = None,
+    extra_index_urls: Sequence[str] = (),
+    find_links: Sequence[str] = (),
+    isolated: bool = False,
+    workers: int = 8,
+) -> Estimate:
+    """Resolve for the target, then range-read every wheel's installed size (in parallel)."""
+    if not requirements.is_file():
+        raise InputError(requirements, "no such requirements file")
+    resolved = resolve_with_pip(requirements, platform=platform, python=python, index_url=index_url,
+                                extra_index_urls=extra_index_urls, find_links=find_links, isolated=isolated)
+    problems: list[str] = []
+    packages: list[PackageEstimate] = []
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = {pool.submit(_measure, item): item for item in resolved}
+        for future, item in futures.items():
+            try:
+                packages.append(future.result())
+            except WheelSizeError as exc:
+                problems.append(f"{item.name} {item.version}: {exc}")
+    packages.sort(key=lambda p: (-p.installed_bytes, p.name))
+    return Estimate(str(requirements), platform, python, tuple(packages), "pip --dry-run --report",
+                    sum(p.fetched_bytes for p in packages), tuple(problems))
+
+
+# ---------------------------------------------------------------------------- rendering
+
+
+def render_json(est: Estimate) -> str:
+    doc = {
+        "schema": "depslim-estimate/1",
+        "requirements": est.requirements, "platform": est.platform, "python": est.python,
+        "resolver": est.resolver, "installed_bytes": est.installed_bytes, "wheel_bytes": est.wheel_bytes,
+        "fetched_bytes": est.fetched_bytes,
+        "packages": [
+            {"name": p.name, "version": p.version, "installed_bytes": p.installed_bytes,
+             "wheel_bytes": p.wheel_bytes, "fetched_bytes": p.fetched_bytes, "estimate": p.estimate,
+             "note": p.note, "url": p.url}
+            for p in est.packages
+        ],
+        "problems": list(est.problems),
+    }
+    return json.dumps(doc, indent=2) + "\n"
+
+
+def render_markdown(est: Estimate) -> str:
+    from depslim.audit import human
+
+    lines = [f"## depslim estimate: `{est.requirements}`", "",
+             f"Target **{est.platform}**, Python **{est.python}**: **{human(est.installed_bytes)} installed** "
+             f"({human(est.wheel_bytes)} download, {len(est.packages)} packages). "
+             f"Sizes from each wheel's zip central directory ({human(est.fetched_bytes)} fetched).", "",
+             "| package | version | installed | download | measured |", "|---|---|---:|---:|---|"]
+    for p in est.packages:
+        how = "estimate: " + p.note if p.estimate else "central directory"
+        lines.append(f"| {p.name} | {p.version} | {human(p.installed_bytes)} | {human(p.wheel_bytes)} | {how} |")
+    for problem in est.problems:
+        lines.append(f"\n> not measured: {problem}")
+    return "\n".join(lines) + "\n"

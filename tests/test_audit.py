@@ -1,0 +1,123 @@
+"""The audit table (rows, overlaps, projection, renderers) and one end-to-end run on real code."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import write_tree
+from markdown_it import MarkdownIt
+from test_swaps import MB, dist, make_ctx, mlflow_installed
+
+from depslim.audit import audit_table, render_json, render_markdown, render_terminal
+from depslim.cli import cli
+from depslim.dockerfile import audit_dockerfile
+from depslim.findings.swaps import SwapFinder
+from depslim.model import Evidence, Finding, Owner, TargetInfo, Verdict
+from depslim.swaps.savings import IndexSizer
+
+EXAMPLE = Path(__file__).parents[1] / "fixtures" / "example"
+
+
+def finding(id: str, code: str, savings: int | None, estimate: bool = False, subject: str = "") -> Finding:
+    return Finding(id=id, code=code, title=id, owner=Owner.DEVOPS, fix=f"fix {id}", savings_bytes=savings,
+                   estimate=estimate, subject=subject, evidence=(Evidence("Dockerfile", 3, "dockerfile", "x"),))
+
+
+def test_rows_sorted_by_savings_and_projection_from_target_totals() -> None:
+    target = TargetInfo(kind="image", ref="app:1", totals={"image_bytes": 5000 * MB})
+    table = audit_table([
+        finding("a", "swap", 600 * MB, subject="mlflow"),
+        finding("b", "dockerfile-cuda-devel-base", 2200 * MB, estimate=True),
+        finding("c", "root-user", None),
+        finding("d", "pip-cache", 180 * MB),
+        finding("e", "dockerfile-pip-no-cache-dir", 180 * MB, estimate=True),  # measured as pip-cache
+        finding("a", "swap", 600 * MB, subject="mlflow"),  # duplicate id dropped
+    ], target)
+    assert [r.finding.id for r in table.rows] == ["b", "a", "d", "c", "e"]
+    assert not table.rows[-1].counted and "measured as pip-cache" in table.rows[-1].savings_text
+    assert table.savings_bytes == (2200 + 600 + 180) * MB
+    assert table.estimated_bytes == 2200 * MB
+    assert table.projected_bytes == (5000 - 2980) * MB
+
+
+def test_cut_finding_yields_to_removal_on_same_package() -> None:
+    table = audit_table([finding("cut:jupyter", "cut-dev-only", 10, subject="jupyter"),
+                         finding("remove-from-runtime:jupyter", "remove-from-runtime", 10, subject="jupyter")])
+    assert [r.finding.id for r in table.rows] == ["remove-from-runtime:jupyter"]
+
+
+def test_renderers_carry_ids_owner_fix_savings_and_from_to() -> None:
+    ctx = make_ctx(mlflow_installed(), verdicts={"mlflow": Verdict.RUNTIME})
+    findings = SwapFinder(sizer=IndexSizer(index_urls=(), offline=True)).find(ctx)
+    findings += audit_dockerfile(EXAMPLE / "Dockerfile", gpu_use=False)
+    table = audit_table(findings, TargetInfo(kind="environment", ref="venv", totals={"installed_bytes": 900 * MB}))
+    doc = json.loads(render_json(table))
+    swap = next(r for r in doc["rows"] if r["id"] == "swap:mlflow-skinny")
+    assert swap["from"] == "mlflow==3.17.2" and swap["to"] == "mlflow-skinny==3.17.2"
+    assert swap["owner"] == "ML Engineer" and swap["savings_bytes"] > 0 and swap["evidence"]
+    assert doc["projected_bytes"] == doc["current_bytes"] - doc["savings_bytes"]
+    md = render_markdown(table)
+    tokens = MarkdownIt("commonmark").enable("table").parse(md)
+    assert any(t.type == "table_open" for t in tokens)
+    assert "| Finding | Owner | Fix | Savings |" in md and "(estimate)" in md
+    text = render_terminal(table)
+    assert "depslim audit" in text and "projected after all fixes" in text
+
+
+def test_cli_audit_dockerfile_only_and_sarif(tmp_path: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "--format", "json"])
+    assert result.exit_code == 0, result.output
+    ids = {r["id"] for r in json.loads(result.output)["rows"]}
+    assert "dockerfile:cuda-devel-base:Dockerfile:1" in ids
+    sarif = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "--format", "sarif"])
+    assert json.loads(sarif.output)["version"] == "2.1.0"
+    out = tmp_path / "audit.md"
+    runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
+    again = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+    bad = runner.invoke(cli, ["audit", str(tmp_path), "--dockerfile-only"])
+    assert bad.exit_code == 2 and "Dockerfile" in bad.output and "Traceback" not in bad.output
+
+
+def test_cli_audit_from_saved_report(tmp_path: Path) -> None:
+    report = {"target": {"kind": "image", "ref": "x", "totals": {"image_bytes": 3_000_000_000}},
+              "findings": [{"id": "swap:torch-cpu", "code": "swap", "title": "torch → torch (+cpu)",
+                            "owner": "ML Engineer", "fix": "use +cpu", "savings_bytes": 2_000_000_000,
+                            "estimate": False, "evidence": [], "data": {"from": "torch==2.2.2", "to": "torch+cpu"}}]}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(report))
+    result = CliRunner().invoke(cli, ["audit", "--report", str(path), "-f", "json"])
+    doc = json.loads(result.output)
+    assert doc["projected_bytes"] == 1_000_000_000 and doc["rows"][0]["to"] == "torch+cpu"
+    path.write_text("{not json")
+    bad = CliRunner().invoke(cli, ["audit", "--report", str(path)])
+    assert bad.exit_code == 2 and "report.json" in bad.output
+
+
+def test_real_scanner_evidence_drives_the_swaps(tmp_path: Path) -> None:
+    """The scan (depslim.imports.scan_project) reports the signals our conditions need."""
+    scan_project = getattr(importlib.import_module("depslim.imports"), "scan_project", None)
+    if scan_project is None:
+        pytest.skip("depslim.imports.scan_project not available yet")
+    from depslim.findings.swaps import signal_patterns
+
+    write_tree(tmp_path, {
+        "pyproject.toml": '[project]\nname = "app"\nversion = "1"\n',
+        "src/app/__init__.py": "",
+        "src/app/serve.py": "import torch\nimport cv2\n\ndef run(x):\n    cv2.imwrite('a.png', x)\n"
+                            "    return torch.tensor(x).to('cuda:0')\n",
+        "tests/test_gui.py": "import cv2\n\ncv2.imshow('w', None)\n",
+    })
+    scan = scan_project(tmp_path, patterns=signal_patterns())
+    installed = [dist("torch", "2.2.2", 100 * MB, ("nvidia-cublas-cu12",)), dist("nvidia-cublas-cu12", "12", MB),
+                 dist("opencv-python", "4.9", 50 * MB)]
+    ctx = make_ctx(installed, scan=scan, verdicts={"torch": Verdict.RUNTIME, "opencv-python": Verdict.RUNTIME})
+    finder = SwapFinder(sizer=IndexSizer(index_urls=(), offline=True))
+    ids = {f.id for f in finder.find(ctx)}
+    assert "swap:torch-cpu" not in ids  # held back: 'cuda:0' in runtime code
+    assert "swap:opencv-headless" in ids  # imshow only in tests

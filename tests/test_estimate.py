@@ -1,0 +1,77 @@
+"""`depslim estimate`: real pip resolution against a real 127.0.0.1 index, real range reads."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import build_wheel
+from test_wheelsize import big_wheel, serve_index, zip_sum
+
+from depslim.cli import cli
+from depslim.errors import InputError
+from depslim.estimate import estimate_requirements, pip_platforms
+
+pytestmark = pytest.mark.index
+
+
+@pytest.fixture(scope="module")
+def wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("estimate-wheels")
+    big_wheel(root, "heavy", "1.0")
+    build_wheel(root, "app", "1.0", requires=["heavy>=1", 'winonly; sys_platform == "win32"'])
+    build_wheel(root, "winonly", "1.0")
+    build_wheel(root, "native", "1.0", tag="cp311-cp311-manylinux_2_28_x86_64",
+                files={"native/__init__.py": "x\n", "native/_x.so": b"\1" * 50_000})
+    build_wheel(root, "native", "1.0", tag="cp311-cp311-manylinux_2_28_aarch64",
+                files={"native/__init__.py": "x\n", "native/_x.so": b"\1" * 90_000})
+    return root
+
+
+def test_estimate_sums_central_directories_for_the_target_platform(wheels: Path, tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("app==1.0\nnative\n")
+    with serve_index(wheels) as index:
+        est = estimate_requirements(req, index_url=index.url, isolated=True)
+        arm = estimate_requirements(req, index_url=index.url, isolated=True, platform="linux/arm64")
+    sizes = {p.name: p.installed_bytes for p in est.packages}
+    assert set(sizes) == {"app", "heavy", "native"}  # winonly's marker is false on linux
+    assert sizes["heavy"] == zip_sum(next(wheels.glob("heavy-*.whl")))
+    assert sizes["native"] == zip_sum(next(wheels.glob("native-*x86_64.whl")))
+    assert {p.name: p.installed_bytes for p in arm.packages}["native"] == zip_sum(
+        next(wheels.glob("native-*aarch64.whl")))
+    assert est.installed_bytes == sum(sizes.values())
+    assert not est.estimated and est.packages[0].name == "heavy"  # biggest first
+    assert 0 < est.fetched_bytes < 0.1 * est.wheel_bytes
+
+
+def test_cli_json_and_bad_input(wheels: Path, tmp_path: Path) -> None:
+    req = tmp_path / "requirements.txt"
+    req.write_text("app==1.0\n")
+    runner = CliRunner()
+    with serve_index(wheels) as index:
+        ok = runner.invoke(cli, ["estimate", str(req), "--index-url", index.url, "--isolated", "--format", "json"])
+        assert ok.exit_code == 0, ok.output
+        doc = json.loads(ok.output)
+        assert doc["platform"] == "linux/amd64" and doc["python"] == "3.11"
+        assert {p["name"] for p in doc["packages"]} == {"app", "heavy"}
+        assert all(p["estimate"] is False for p in doc["packages"])
+        md = runner.invoke(cli, ["estimate", str(req), "--index-url", index.url, "--isolated", "-f", "markdown"])
+        assert md.exit_code == 0 and "| heavy | 1.0 |" in md.output
+        req.write_text("does-not-exist==9\n")
+        bad = runner.invoke(cli, ["estimate", str(req), "--index-url", index.url, "--isolated"])
+    assert bad.exit_code == 2 and "requirements.txt" in bad.output and "Traceback" not in bad.output
+    missing = runner.invoke(cli, ["estimate", str(tmp_path / "nope.txt")])
+    assert missing.exit_code == 2 and "nope.txt" in missing.output
+
+
+def test_missing_file_is_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        estimate_requirements(tmp_path / "none.txt")
+
+
+def test_pip_platforms_cover_manylinux_and_linux() -> None:
+    plats = pip_platforms("linux/amd64", "3.11")
+    assert "manylinux_2_28_x86_64" in plats and "manylinux2014_x86_64" in plats and plats[-1] == "linux_x86_64"
