@@ -30,7 +30,9 @@ def parse_metadata(data: bytes) -> CoreMetadata | None:
 
     Returns None when there is no usable Name/Version: such a dist is reported as unmeasured.
     """
-    raw, _unparsed = parse_email(data)
+    # Only the header block matters; the body (often a long README) is skipped unparsed.
+    head, sep, _body = data.partition(b"\n\n")
+    raw, _unparsed = parse_email(head + sep if sep else data)
     name, version = raw.get("name"), raw.get("version")
     if not name or not version:
         return None
@@ -77,9 +79,12 @@ def resolve_record_path(site: str, base_dir: str, entry: str) -> str | None:
     RECORD paths are relative to the site dir (wheels) — egg-info installed-files.txt paths
     are relative to the egg-info dir, which callers pass as `base_dir`.
     """
-    if posixpath.isabs(entry):
+    if entry.startswith("/"):
         return posixpath.normpath(entry)
-    return posixpath.normpath(posixpath.join(base_dir if base_dir else site, entry))
+    base = base_dir if base_dir else site
+    if "./" in entry or "//" in entry or entry.endswith("."):
+        return posixpath.normpath(posixpath.join(base, entry))
+    return f"{base.rstrip('/')}/{entry}"  # already normal: the common case, kept cheap
 
 
 def is_editable(direct_url_json: bytes | None) -> bool:

@@ -48,15 +48,29 @@ def _module_parts(rel: str) -> tuple[str, ...] | None:
     return tuple(p for p in parts[:-1] if p != "__pycache__")[:MAX_DEPTH]
 
 
+def _distinct_entries(dist: InstalledDistribution) -> set[str]:
+    """Site-relative directories (and top-level files) of a distribution, each once.
+
+    A package with 10,000 files has a few hundred directories: indexing those instead of
+    every file keeps mapping cheap on torch-sized environments.
+    """
+    prefix = dist.site.rstrip("/") + "/"
+    cut = len(prefix)
+    entries: set[str] = set()
+    for f in dist.files:
+        if f.path.startswith(prefix):
+            rel = f.path[cut:]
+            slash = rel.rfind("/")
+            entries.add(rel if slash < 0 else rel[:slash] + "/_")
+    return entries
+
+
 def module_index(dists: Sequence[InstalledDistribution]) -> dict[str, set[str]]:
     """Dotted module prefix (depth ≤ 3) → distributions with files under it (from RECORD)."""
     index: dict[str, set[str]] = defaultdict(set)
     for dist in dists:
-        prefix = dist.site.rstrip("/") + "/"
-        for f in dist.files:
-            if not f.path.startswith(prefix):
-                continue
-            parts = _module_parts(f.path[len(prefix) :])
+        for rel in _distinct_entries(dist):
+            parts = _module_parts(rel)
             if not parts or not all(p.isidentifier() for p in parts):
                 continue
             for depth in range(1, len(parts) + 1):
