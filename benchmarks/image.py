@@ -1,0 +1,245 @@
+"""Benchmark: depslim on a multi-GB single-stage ML image vs the floor and `docker run du`.
+
+Builds (once, cached by tag) an image from the local Debian base with CUDA torch and its
+nvidia-* wheels, triton, numpy/scipy/pandas (+ mlflow/jupyter when `pip download` can fetch
+them), a pip cache left in and a later-layer `rm -rf` of the cache. Wheels are served to the
+legacy builder over http://127.0.0.1 (host network), so they never become a COPY layer.
+
+Measures, each in a fresh subprocess (wall time + its own peak RSS):
+- depslim on the docker-archive vs the floor: `tarfile` walking every layer's headers;
+- depslim on a gzip OCI layout vs single-threaded stdlib zlib inflating every layer;
+- `docker run --rm IMAGE du -sb <site-packages>`.
+Writes benchmarks/results/image.md. Run by hand: `python benchmarks/image.py`.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import http.server
+import json
+import os
+import platform
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+WORK = Path(os.environ.get("DEPSLIM_BENCH_DIR", "/var/tmp/depslim-bench"))
+BASE = os.environ.get("DEPSLIM_TEST_BASE", "depslim-test-base:bookworm")
+TAG = "depslim-bench-ml:1"
+SITE = "/usr/local/lib/python3.11/dist-packages"
+PORT = 8765
+
+WHEEL_GLOBS = [
+    "/opt/pypi-more/files/torch-2.14.1-cp311-*.whl",
+    "/opt/pypi-more/files/nvidia_*.whl",
+    "/opt/pypi/files/triton-3.8.0-cp311-*.whl",
+    "/opt/pypi*/files/numpy-2.4.6-cp311-*x86_64*.whl",
+    "/opt/pypi*/files/scipy-1.17.0-cp311-*x86_64*.whl",
+    "/opt/pypi*/files/pandas-*-cp311-*manylinux*x86_64*.whl",
+]
+CACHE_WHEELS = ["nvidia_cudnn_cu13", "nvidia_cublas"]  # re-downloaded into /root/.cache/pip
+
+
+def sh(*cmd: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), check=True, text=True, **kw)  # type: ignore[call-overload]
+
+
+def pick_wheels() -> list[Path]:
+    chosen: dict[str, Path] = {}
+    for pattern in WHEEL_GLOBS:
+        for path in sorted(glob.glob(pattern)):
+            project = Path(path).name.split("-")[0].lower()
+            chosen.setdefault(project, Path(path))  # first (sorted) file per project
+    extra = WORK / "pypi-dl"
+    if not extra.exists():
+        extra.mkdir(parents=True)
+        try:  # mlflow + jupyter from PyPI; optional
+            sh(sys.executable, "-m", "pip", "download", "-q", "--only-binary=:all:", "-d", str(extra),
+               "mlflow", "jupyter", timeout=600)
+        except (subprocess.SubprocessError, OSError) as exc:
+            print(f"mlflow/jupyter not downloaded: {exc}", file=sys.stderr)
+    for path in sorted(extra.glob("*.whl")):
+        project = path.name.split("-")[0].lower()
+        chosen.setdefault(project, path)
+    return list(chosen.values())
+
+
+def serve(directory: Path) -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(directory))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", PORT), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def build_image() -> None:
+    if subprocess.run(["docker", "image", "inspect", TAG], capture_output=True).returncode == 0:
+        return
+    wheels = pick_wheels()
+    files = WORK / "files"
+    files.mkdir(parents=True, exist_ok=True)
+    for wheel in wheels:
+        link = files / wheel.name
+        if not link.exists():
+            link.symlink_to(wheel)
+    urls = " ".join(f"http://127.0.0.1:{PORT}/{w.name}" for w in wheels)
+    cache_urls = " ".join(f"http://127.0.0.1:{PORT}/{w.name}" for w in wheels
+                          if any(w.name.startswith(c) for c in CACHE_WHEELS))
+    ctx = WORK / "ctx"
+    ctx.mkdir(parents=True, exist_ok=True)
+    (ctx / "Dockerfile").write_text(f"""\
+FROM {BASE}
+RUN pip install --break-system-packages --no-deps --no-index --ignore-requires-python {urls} \\
+ && mkdir -p /root/.cache/pip/wheels && cd /root/.cache/pip/wheels \\
+ && pip download --no-deps --no-index -q -d . {cache_urls}
+RUN rm -rf /root/.cache/pip
+""")
+    server = serve(files)
+    try:
+        sh("docker", "build", "--network", "host", "-t", TAG, str(ctx), env={**os.environ, "DOCKER_BUILDKIT": "0"})
+    finally:
+        server.shutdown()
+
+
+def make_archives() -> tuple[Path, Path]:
+    archive = WORK / "image.tar"
+    if not archive.exists():
+        sh("docker", "save", "-o", str(archive) + ".part", TAG)
+        os.replace(str(archive) + ".part", archive)
+    layout = WORK / "oci-gzip"
+    if not (layout / "index.json").exists():
+        sh("skopeo", "copy", "--quiet", "--dest-compress", "--dest-compress-format", "gzip",
+           f"docker-archive:{archive}", f"oci:{layout}:latest")
+    return archive, layout
+
+
+MEASURE = r"""
+import json, resource, sys, time
+t0 = time.perf_counter()
+exec(sys.argv[1])
+print(json.dumps({"wall": time.perf_counter() - t0,
+                  "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **RESULT}))
+"""
+
+DEPSLIM = """
+from depslim.targets.image import open_image
+t = open_image(REF)
+info = t.info()
+RESULT = {"dists": len(t.distributions()), "findings": len(t.findings()),
+          "python_bytes": info.totals["python_bytes"], "waste_bytes": info.totals["waste_bytes"],
+          "image_bytes": info.totals["image_bytes"]}
+"""
+
+TARFILE_FLOOR = """
+import json, tarfile
+outer = tarfile.open(REF)
+manifest = json.load(outer.extractfile("manifest.json"))
+n = 0
+for name in manifest[0]["Layers"]:
+    member = outer.getmember(name)
+    while member.issym() or member.islnk():
+        member = outer.getmember(member.linkname if member.islnk() else
+                                 __import__("posixpath").normpath(__import__("posixpath").join(
+                                     __import__("posixpath").dirname(member.name), member.linkname)))
+    with tarfile.open(fileobj=outer.extractfile(member)) as layer:
+        for _info in layer:
+            n += 1
+RESULT = {"members": n}
+"""
+
+ZLIB_FLOOR = """
+import json, zlib, pathlib
+root = pathlib.Path(REF)
+index = json.loads((root / "index.json").read_text())
+manifest = json.loads((root / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
+total = 0
+for layer in manifest["layers"]:
+    d = zlib.decompressobj(31)
+    with open(root / "blobs/sha256" / layer["digest"][7:], "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            total += len(d.decompress(chunk))
+RESULT = {"inflated": total}
+"""
+
+
+def run(code: str, ref: Path) -> dict[str, float]:
+    script = f"REF = {str(ref)!r}\n" + code
+    out = sh(sys.executable, "-c", MEASURE, script, capture_output=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def docker_du() -> dict[str, float]:
+    import time
+
+    t0 = time.perf_counter()
+    out = sh("docker", "run", "--rm", TAG, "du", "-sb", SITE, capture_output=True).stdout
+    return {"wall": time.perf_counter() - t0, "bytes": int(out.split()[0])}
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    build_image()
+    archive, layout = make_archives()
+    sh("sync")
+    # warm the page cache equally for everyone, then measure
+    run(TARFILE_FLOOR, archive)
+    results = {
+        "depslim docker-archive": run(DEPSLIM, archive),
+        "floor: tarfile header walk (docker-archive)": run(TARFILE_FLOOR, archive),
+        "depslim gzip OCI layout": run(DEPSLIM, layout),
+        "floor: stdlib zlib inflate, 1 thread (gzip OCI)": run(ZLIB_FLOOR, layout),
+        "docker run --rm IMAGE du -sb site-packages": docker_du(),
+    }
+    try:
+        import isal  # type: ignore[import-not-found]
+
+        inflater = f"isal {isal.__version__}"
+    except ImportError:
+        inflater = "zlib (isal not installed)"
+    wall = {name: result["wall"] for name, result in results.items()}
+    archive_ratio = wall["depslim docker-archive"] / wall["floor: tarfile header walk (docker-archive)"]
+    oci_ratio = wall["depslim gzip OCI layout"] / wall["floor: stdlib zlib inflate, 1 thread (gzip OCI)"]
+    du_ratio = wall["depslim docker-archive"] / wall["docker run --rm IMAGE du -sb site-packages"]
+    peak = max(results["depslim docker-archive"]["rss_mb"], results["depslim gzip OCI layout"]["rss_mb"])
+    dep = results["depslim docker-archive"]
+    lines = [
+        "# Image benchmark",
+        "",
+        f"Image `{TAG}`: {dep['image_bytes'] / 1e9:.2f} GB of layer content, "
+        f"{dep['python_bytes'] / 1e9:.2f} GB in site-packages, {dep['dists']} distributions, "
+        f"{dep['waste_bytes'] / 1e9:.2f} GB measured waste ({dep['findings']} findings).",
+        f"docker-archive {archive.stat().st_size / 1e9:.2f} GB; gzip OCI layout "
+        f"{sum(p.stat().st_size for p in layout.rglob('*') if p.is_file()) / 1e9:.2f} GB.",
+        f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, gzip inflater: {inflater}. "
+        "Page cache warm; each row a fresh process.",
+        "",
+        "| run | wall s | peak RSS MB |",
+        "|---|---:|---:|",
+    ]
+    for name, result in results.items():
+        rss = f"{result['rss_mb']:.0f}" if "rss_mb" in result else "n/a (in container)"
+        lines.append(f"| {name} | {result['wall']:.2f} | {rss} |")
+    du_bytes = results["docker run --rm IMAGE du -sb site-packages"]["bytes"]
+    lines += [
+        "",
+        "| ratio | value | goal |",
+        "|---|---:|---|",
+        f"| depslim / tarfile floor (docker-archive) | {archive_ratio:.2f}x | <= 1.3x |",
+        f"| depslim / 1-thread zlib inflate (gzip OCI) | {oci_ratio:.2f}x | <= 0.5x |",
+        f"| depslim / docker run du (docker-archive) | {du_ratio:.2f}x | - |",
+        f"| depslim peak RSS | {peak:.0f} MB | <= 200 MB |",
+        "",
+        f"`du -sb` of {SITE} inside a container: {du_bytes} bytes; depslim's python_bytes (lstat sum of the "
+        f"same tree, regular files and symlinks, directories 0): {dep['python_bytes']} bytes.",
+    ]
+    text = "\n".join(lines) + "\n"
+    out = ROOT / "results" / "image.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,264 @@
+"""The merged (final) filesystem of an image, built from layer scans without extracting anything.
+
+Layers are applied in order the way overlayfs presents them to a container: opaque
+whiteouts first, then `.wh.` whiteouts (both only hide *lower* layers), then the layer's own
+entries. Whatever a whiteout hides, or a later entry replaces, is still shipped in its lower
+layer, so each removal is recorded with its bytes and the layers that added them: that is
+the `deleted-in-later-layer` / `overwritten-in-later-layer` evidence.
+
+Sizes follow `os.lstat` inside a running container: a regular file its length, a symlink the
+length of its target string, a hardlink the size of the file it links to, a directory 0.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from depslim.errors import ImageFormatError
+from depslim.targets.image.layers import DIR, FILE, HARDLINK, SYMLINK, LayerScan
+
+# A node is (kind, size, layer index, link target or None): tuples keep ~100k entries small.
+Node = tuple[str, int, int, str | None]
+
+TOP_PATHS = 5
+MAX_SYMLINK_HOPS = 40
+
+
+@dataclass
+class Removal:
+    """Bytes a later layer hid (whiteout, opaque dir) or replaced (overwrite)."""
+
+    layer: int  # the layer that removed them
+    path: str  # the whiteout target / opaque dir / overwritten path
+    kind: str  # "whiteout" | "opaque" | "overwrite"
+    bytes: int
+    by_layer: dict[int, int] = field(default_factory=dict)  # adding layer -> bytes
+    top: list[tuple[int, str]] = field(default_factory=list)  # largest hidden files
+    directory: bool = False  # a whole directory was hidden (rm -rf dir, opaque marker)
+
+
+def _parent(path: str) -> str:
+    parent = path.rpartition("/")[0]
+    return parent or "/"
+
+
+def _join(base: str, name: str) -> str:
+    return "/" + name if base == "/" else base + "/" + name
+
+
+class MergedFS:
+    """Final filesystem view plus the history of what was hidden or replaced."""
+
+    def __init__(self, archive: str) -> None:
+        self.archive = archive
+        self.nodes: dict[str, Node] = {"/": (DIR, 0, -1, None)}
+        self.children: dict[str, set[str]] = {"/": set()}
+        self.removals: list[Removal] = []
+        self._captured: dict[str, tuple[int, bytes]] = {}
+        self._dir_cache: dict[str, str | None] = {}
+
+    # --- building -----------------------------------------------------------------------
+    def apply(self, layer: int, scan: LayerScan) -> None:
+        """Stack one layer on top of what is there (see module doc for the order)."""
+        for directory in scan.opaques:
+            if directory in self.nodes and self.nodes[directory][0] == DIR:
+                removal = Removal(layer, directory, "opaque", 0, directory=True)
+                for child in list(self.children.get(directory, ())):
+                    self._remove(child, removal)
+                if removal.bytes or removal.by_layer:
+                    self.removals.append(removal)
+        for target in scan.whiteouts:
+            if target in self.nodes:
+                removal = Removal(layer, target, "whiteout", 0, directory=self.nodes[target][0] == DIR)
+                self._remove(target, removal)
+                self.removals.append(removal)
+        for path, kind, size, link in scan.entries:
+            self._add(layer, path, kind, size, link)
+        for path, data in scan.captured.items():
+            self._captured[path] = (layer, data)
+        self._dir_cache.clear()
+
+    def _remove(self, path: str, removal: Removal) -> None:
+        """Drop `path` (and a directory's subtree), charging its bytes to `removal`."""
+        stack = [path]
+        self.children.get(_parent(path), set()).discard(path)
+        top = removal.top
+        while stack:
+            current = stack.pop()
+            node = self.nodes.pop(current, None)
+            if node is None:
+                continue
+            kind, size, added, _link = node
+            if kind == DIR:
+                stack.extend(self.children.pop(current, ()))
+            elif size:
+                removal.bytes += size
+                removal.by_layer[added] = removal.by_layer.get(added, 0) + size
+                if len(top) < TOP_PATHS:
+                    top.append((size, current))
+                    top.sort(reverse=True)
+                elif size > top[-1][0]:
+                    top[-1] = (size, current)
+                    top.sort(reverse=True)
+
+    def _ensure_dir(self, path: str, layer: int) -> None:
+        missing = []
+        while True:
+            node = self.nodes.get(path)
+            if node is not None:
+                if node[0] != DIR:  # a file or link where a directory must be: replaced
+                    removal = Removal(layer, path, "overwrite", 0)
+                    self._remove(path, removal)
+                    if removal.bytes:
+                        self.removals.append(removal)
+                    missing.append(path)
+                    path = _parent(path)
+                    continue
+                break
+            missing.append(path)
+            path = _parent(path)
+        for directory in reversed(missing):
+            self.nodes[directory] = (DIR, 0, layer, None)
+            self.children.setdefault(directory, set())
+            self.children[_parent(directory)].add(directory)
+
+    def _add(self, layer: int, path: str, kind: str, size: int, link: str | None) -> None:
+        parent = _parent(path)
+        self._ensure_dir(parent, layer)
+        old = self.nodes.get(path)
+        if old is not None:
+            if old[0] == DIR and kind == DIR:
+                return  # attributes only; the directory keeps its children
+            removal = Removal(layer, path, "overwrite", 0)
+            self._remove(path, removal)
+            if removal.bytes:
+                self.removals.append(removal)
+        if kind == HARDLINK:
+            target = self.nodes.get(link or "")
+            if target is None or target[0] == DIR:
+                raise ImageFormatError(
+                    self.archive, f"hardlink {path} points to a missing member {link}"
+                )
+            size = target[1]
+        self.nodes[path] = (kind, size, layer, link)
+        self.children[parent].add(path)
+        if kind == DIR:
+            self.children.setdefault(path, set())
+
+    # --- reading ------------------------------------------------------------------------
+    def captured(self, path: str) -> bytes | None:
+        """Bytes of a small file read during the walk, if it is the final version."""
+        item = self._captured.get(path)
+        if item is None:
+            return None
+        node = self.nodes.get(path)
+        if node is None or node[0] != FILE or node[2] != item[0]:
+            return None
+        return item[1]
+
+    def captured_paths(self) -> list[str]:
+        return [path for path in self._captured if self.captured(path) is not None]
+
+    def drop_captured(self) -> None:
+        """Free captured bytes once parsed (keeps peak memory down on big images)."""
+        self._captured.clear()
+
+    def resolve(self, path: str, follow_last: bool = False) -> str | None:
+        """The real path behind `path`, following symlinks like a container's kernel.
+
+        Symlinks resolve against the image root (clamped at "/"), so nothing can escape it.
+        Returns None when a component is missing or links loop.
+        """
+        stack = [p for p in reversed(path.split("/")) if p not in ("", ".")]
+        current = "/"
+        hops = 0
+        while stack:
+            part = stack.pop()
+            if part == ".." :
+                current = _parent(current)
+                continue
+            if part == ".":
+                continue
+            candidate = _join(current, part)
+            node = self.nodes.get(candidate)
+            if node is None:
+                return None
+            if node[0] == SYMLINK and (stack or follow_last):
+                hops += 1
+                if hops > MAX_SYMLINK_HOPS:
+                    return None
+                target = node[3] or ""
+                if target.startswith("/"):
+                    current = "/"
+                stack.extend(p for p in reversed(target.split("/")) if p not in ("", "."))
+                continue
+            current = candidate
+        return current
+
+    def lstat(self, path: str) -> Node | None:
+        """The node `os.lstat(path)` would see in a container (intermediate links followed)."""
+        path = posixpath.normpath(path)
+        direct = self.nodes.get(path)
+        parent, _, name = path.rpartition("/")
+        parent = parent or "/"
+        if parent not in self._dir_cache:
+            self._dir_cache[parent] = self.resolve(parent, follow_last=True)
+        real_parent = self._dir_cache[parent]
+        if real_parent is None:
+            return None
+        if real_parent == parent:
+            return direct
+        return self.nodes.get(_join(real_parent, name))
+
+    def walk(self, top: str = "/") -> Iterator[tuple[str, Node]]:
+        """Every node under `top` (not following symlinks), parents before children."""
+        node = self.nodes.get(top)
+        if node is None:
+            return
+        stack = [top]
+        while stack:
+            path = stack.pop()
+            node = self.nodes[path]
+            yield path, node
+            if node[0] == DIR:
+                stack.extend(self.children.get(path, ()))
+
+    def tree_bytes(self, top: str) -> tuple[int, dict[int, int]]:
+        """Bytes under `top` and which layers added them."""
+        total = 0
+        by_layer: dict[int, int] = {}
+        for _path, (kind, size, layer, _link) in self.walk(top):
+            if kind != DIR and size:
+                total += size
+                by_layer[layer] = by_layer.get(layer, 0) + size
+        return total, by_layer
+
+    def glob(self, pattern: str) -> list[str]:
+        """Match an absolute glob against the tree: `*`/`?`/`[..]` within a name, `**` any depth."""
+        from fnmatch import fnmatchcase
+
+        parts = [p for p in pattern.split("/") if p]
+        frontier = ["/"]
+        for index, part in enumerate(parts):
+            nxt: list[str] = []
+            last = index == len(parts) - 1
+            for base in frontier:
+                if part == "**":
+                    for path, node in self.walk(base):
+                        if node[0] == DIR or last:
+                            nxt.append(path)
+                    continue
+                if not any(ch in part for ch in "*?["):
+                    candidate = _join(base, part)
+                    if candidate in self.nodes:
+                        nxt.append(candidate)
+                    continue
+                for child in self.children.get(base, ()):
+                    if fnmatchcase(child.rpartition("/")[2], part):
+                        nxt.append(child)
+            frontier = sorted(set(nxt))
+            if not frontier:
+                break
+        return frontier

@@ -1,0 +1,732 @@
+"""Streaming layer walk: tar headers plus the few small files depslim needs, nothing else.
+
+A multi-GB image holds ~100k files; depslim only needs each member's path, type and size, plus
+the bytes of dist-info metadata, dpkg status and os-release. So this module parses tar headers
+itself (cheaper per member than `tarfile`, and every name goes through one normaliser that
+rejects escapes), skips content by seeking (plain layers on disk) or by inflating into a
+discarded buffer (gzip via ISA-L when installed, zstd via `zstandard`), and keeps a compact
+tuple per entry. Decompression is bounded in output per call, capped in ratio and in total,
+so neither a bomb nor an absurd size field can exhaust memory.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import sys
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import BinaryIO, Protocol
+
+from depslim.errors import ImageFormatError
+
+try:  # ISA-L inflates gzip 2-3x faster than zlib and releases the GIL like zlib does.
+    from isal import isal_zlib as _fast_zlib  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - depends on the environment
+    _fast_zlib = None
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+BLOCK = 512
+KiB = 1024
+MiB = 1024 * KiB
+GiB = 1024 * MiB
+
+# Entry kinds in the compact per-layer table.
+FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
+
+WHITEOUT_PREFIX = ".wh."
+OPAQUE_MARKER = ".wh..wh..opq"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Caps that keep a hostile or broken archive from exhausting memory or time."""
+
+    max_member_size: int = 1024 * GiB  # a tar size field above this is absurd
+    max_layer_bytes: int = 1024 * GiB  # uncompressed bytes per layer
+    max_ratio: int = 1000  # uncompressed/compressed, checked once past ratio_after
+    ratio_after: int = 64 * MiB
+    max_capture: int = 64 * MiB  # one small file we read (RECORD, dpkg status)
+    max_json: int = 64 * MiB  # a manifest, index or config
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def normalize_member(name: str, archive: str) -> str:
+    """The one function every archive path goes through: absolute image path or an error.
+
+    Leading "./" is fine (many tools write it); absolute names, "..", and NULs are hostile.
+    Returns "/" for the root entry.
+    """
+    if "\x00" in name:
+        raise ImageFormatError(archive, f"member name contains NUL: {name!r}")
+    if name.startswith("/"):
+        raise ImageFormatError(archive, f"absolute member name {name!r}")
+    parts = []
+    for part in name.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            raise ImageFormatError(archive, f"member name escapes the archive root: {name!r}")
+        parts.append(part)
+    return "/" + "/".join(parts)
+
+
+def resolve_link_target(member: str, target: str, archive: str) -> str:
+    """Check a symlink target stays inside the image root; return its absolute form.
+
+    Absolute targets are relative to the image root (as inside a container). A relative
+    target that climbs above "/" from where the link sits is rejected as hostile.
+    """
+    if "\x00" in target:
+        raise ImageFormatError(archive, f"link target contains NUL: {member} -> {target!r}")
+    base = "/" if target.startswith("/") else posixpath.dirname(member)
+    depth = 0 if base == "/" else base.count("/")
+    for part in target.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            depth -= 1
+            if depth < 0:
+                raise ImageFormatError(archive, f"symlink points outside the image: {member} -> {target}")
+        else:
+            depth += 1
+    return posixpath.normpath(posixpath.join(base, target))
+
+
+class ByteSource(Protocol):
+    def read(self, n: int) -> bytes: ...
+
+
+class RegionFile:
+    """A byte range of a file on disk, read through its own handle (one per worker thread)."""
+
+    seekable = True
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        self._fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._fh.seek(offset)
+        self._left = length
+        self.consumed = 0
+
+    def read(self, n: int) -> bytes:
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        data = self._fh.read(n)
+        self._left -= len(data)
+        self.consumed += len(data)
+        return data
+
+    def skip(self, n: int) -> int:
+        """Seek forward; returns how far (short when the region ends first)."""
+        n = min(n, self._left)
+        self._fh.seek(n, 1)
+        self._left -= n
+        self.consumed += n
+        return n
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class BoundedStream:
+    """The next `length` bytes of a non-seekable parent stream (a member of a streamed tar)."""
+
+    seekable = False
+
+    def __init__(self, parent: ByteSource, length: int) -> None:
+        self._parent = parent
+        self._left = length
+        self.consumed = 0
+
+    def read(self, n: int) -> bytes:
+        n = min(n, self._left)
+        if n <= 0:
+            return b""
+        data = self._parent.read(n)
+        self._left -= len(data)
+        self.consumed += len(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(MiB):
+            pass
+
+    @property
+    def left(self) -> int:
+        return self._left
+
+
+class _Prefixed:
+    """A source with bytes already peeked put back in front."""
+
+    def __init__(self, head: bytes, source: ByteSource) -> None:
+        self._head = head
+        self._source = source
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._source.read(n - len(out))
+            return out
+        return self._source.read(n)
+
+
+class _Inflater:
+    """gzip (possibly multi-member) with bounded output per call."""
+
+    def __init__(self, source: ByteSource, archive: str) -> None:
+        self._source = source
+        self._archive = archive
+        self._lib = _fast_zlib or zlib
+        self._d = self._lib.decompressobj(31)
+        self._pending = b""
+        self._done = False
+
+    def read(self, n: int) -> bytes:
+        while not self._done:
+            if not self._pending:
+                self._pending = self._source.read(MiB)
+                if not self._pending:
+                    if not self._d.eof:
+                        raise ImageFormatError(self._archive, "truncated gzip layer")
+                    self._done = True
+                    break
+            try:
+                out = self._d.decompress(self._pending, n)
+            except Exception as exc:  # zlib.error / isal error: corrupt stream
+                raise ImageFormatError(self._archive, f"corrupt gzip layer: {exc}") from None
+            self._pending = self._d.unconsumed_tail
+            if self._d.eof:
+                rest = self._d.unused_data + self._pending
+                self._pending = b""
+                if rest.strip(b"\x00"):
+                    if not rest.startswith(GZIP_MAGIC):
+                        raise ImageFormatError(self._archive, "corrupt gzip layer: trailing garbage")
+                    self._d = self._lib.decompressobj(31)
+                    self._pending = rest
+                elif not self._source_exhausted():
+                    self._d = self._lib.decompressobj(31)
+            if out:
+                return out
+        return b""
+
+    def _source_exhausted(self) -> bool:
+        more = self._source.read(MiB)
+        if more:
+            if not more.startswith(GZIP_MAGIC) and more.strip(b"\x00"):
+                raise ImageFormatError(self._archive, "corrupt gzip layer: trailing garbage")
+            self._pending = more
+            return False
+        return True
+
+
+class _ThreadedInflater:
+    """Inflate in a helper thread so inflating overlaps header parsing.
+
+    One big gzip layer (a pip install of torch + nvidia wheels is ~4 GB compressed) cannot be
+    split across threads, but ISA-L releases the GIL, so a producer inflating ahead into a
+    small bounded queue hides the parser's cost. Memory stays bounded: at most `depth` chunks
+    of `chunk` bytes wait in the queue. Only used for files on disk (the source must not be
+    shared with another reader).
+    """
+
+    chunk = 4 * MiB
+    depth = 6
+
+    def __init__(self, source: ByteSource, archive: str) -> None:
+        import queue
+        import threading
+
+        self._queue: queue.Queue[bytes | BaseException | None] = queue.Queue(self.depth)
+        self._stop = threading.Event()
+        self._buf = b""
+        self._pos = 0
+        self._done = False
+        inner = _Inflater(source, archive)
+        self._thread = threading.Thread(target=self._run, args=(inner,), daemon=True, name="depslim-inflate")
+        self._thread.start()
+
+    def _put(self, item: bytes | BaseException | None) -> bool:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self, inner: _Inflater) -> None:
+        try:
+            while not self._stop.is_set():
+                data = inner.read(self.chunk)
+                if not data:
+                    break
+                if not self._put(data):
+                    return
+            self._put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            self._put(exc)
+
+    def read(self, n: int) -> bytes:
+        if self._pos >= len(self._buf):
+            if self._done:
+                return b""
+            item = self._queue.get()
+            if item is None:
+                self._done = True
+                return b""
+            if isinstance(item, BaseException):
+                self._done = True
+                raise item
+            self._buf, self._pos = item, 0
+        out = self._buf[self._pos : self._pos + n]
+        self._pos += len(out)
+        return out
+
+    def close(self) -> None:
+        self._stop.set()
+
+
+class _Unzstd:
+    """zstd frames with bounded output per call (a bomb can't expand a chunk to gigabytes)."""
+
+    def __init__(self, source: ByteSource, archive: str) -> None:
+        import zstandard
+
+        self._archive = archive
+        self._error = zstandard.ZstdError
+        self._reader = zstandard.ZstdDecompressor().stream_reader(
+            source, read_size=MiB, read_across_frames=True, closefd=False
+        )
+
+    def read(self, n: int) -> bytes:
+        try:
+            return self._reader.read(n)
+        except self._error as exc:
+            raise ImageFormatError(self._archive, f"corrupt zstd layer: {exc}") from None
+
+
+class _Counting:
+    """Counts compressed bytes pulled from the source (for the ratio cap and progress)."""
+
+    def __init__(self, source: ByteSource, on_read: Callable[[int], None] | None) -> None:
+        self._source = source
+        self._on_read = on_read
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._source.read(MiB if n is None or n < 0 else n)
+        self.count += len(data)
+        if self._on_read is not None and data:
+            self._on_read(len(data))
+        return data
+
+
+def sniff(head: bytes) -> str:
+    """Decide compression from magic bytes: media types in the wild are not reliable."""
+    if head.startswith(GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(ZSTD_MAGIC):
+        return "zstd"
+    return "tar"
+
+
+@dataclass
+class LayerScan:
+    """What one layer tar holds, compactly: the merge applies these in layer order."""
+
+    entries: list[tuple[str, str, int, str | None]] = field(default_factory=list)
+    whiteouts: list[str] = field(default_factory=list)  # paths hidden in lower layers
+    opaques: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
+    captured: dict[str, bytes] = field(default_factory=dict)
+    content_bytes: int = 0  # regular file bytes + symlink lengths (what the layer adds)
+    tar_bytes: int = 0  # uncompressed tar length
+    compressed_bytes: int = 0
+    compression: str = "tar"
+    warnings: list[str] = field(default_factory=list)
+
+
+_CAPTURE_DIST_INFO = frozenset(
+    {"METADATA", "RECORD", "top_level.txt", "entry_points.txt", "direct_url.json", "INSTALLER"}
+)
+_CAPTURE_EGG_INFO = frozenset({"PKG-INFO", "installed-files.txt", "top_level.txt", "entry_points.txt"})
+_CAPTURE_EXACT = frozenset(
+    {"/var/lib/dpkg/status", "/etc/os-release", "/usr/lib/os-release"}
+)
+
+
+def wanted(path: str) -> bool:
+    """The small files depslim reads; everything else is header-only."""
+    if path in _CAPTURE_EXACT:
+        return True
+    parent, _, base = path.rpartition("/")
+    if base in _CAPTURE_DIST_INFO and parent.endswith(".dist-info"):
+        return True
+    if base in _CAPTURE_EGG_INFO and parent.endswith(".egg-info"):
+        return True
+    if base == "pyvenv.cfg":
+        return True
+    return base.endswith(".list") and parent == "/var/lib/dpkg/info"
+
+
+def _dpkg_list_filter(data: bytes) -> bytes:
+    """Keep only the Python-site lines of a dpkg file list: they mark dpkg-owned site files."""
+    return b"\n".join(line for line in data.splitlines() if b"-packages/" in line)
+
+
+def _parse_number(field_bytes: bytes, archive: str, what: str) -> int:
+    if field_bytes and field_bytes[0] & 0x80:  # GNU base-256
+        value = int.from_bytes(field_bytes[1:], "big")
+        if field_bytes[0] & 0x40:
+            raise ImageFormatError(archive, f"negative {what} in tar header")
+        return value
+    text = field_bytes.split(b"\x00", 1)[0].strip()
+    if not text:
+        return 0
+    try:
+        return int(text, 8)
+    except ValueError:
+        raise ImageFormatError(archive, f"bad {what} field in tar header: {text[:20]!r}") from None
+
+
+def _cstr(raw: bytes) -> str:
+    return raw.split(b"\x00", 1)[0].decode("utf-8", "replace")
+
+
+def _parse_pax(data: bytes, archive: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    pos = 0
+    while pos < len(data):
+        space = data.find(b" ", pos)
+        if space < 0:
+            break
+        try:
+            length = int(data[pos:space])
+        except ValueError:
+            raise ImageFormatError(archive, "corrupt pax header") from None
+        if length <= 0 or pos + length > len(data):
+            raise ImageFormatError(archive, "corrupt pax header")
+        record = data[space + 1 : pos + length - 1]
+        key, _, value = record.partition(b"=")
+        out[key.decode("utf-8", "replace")] = value.decode("utf-8", "replace")
+        pos += length
+    return out
+
+
+class TarWalker:
+    """Iterates tar headers of a byte source, reading content only when asked.
+
+    Works for plain files (skips by seeking) and for streams (skips by reading). Every error
+    (truncation, bad checksum, absurd size) is an ImageFormatError naming `archive`.
+    """
+
+    def __init__(self, source: ByteSource, archive: str, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._source = source
+        self._archive = archive
+        self._limits = limits
+        self._seekable = bool(getattr(source, "seekable", False))
+        self._chunk = 64 * KiB if self._seekable else MiB
+        self._buf = b""
+        self._pos = 0
+        self.offset = 0  # bytes consumed from the tar stream
+        self._data_left = 0  # unread content bytes (incl. padding) of the current member
+
+    # --- low-level buffer -------------------------------------------------------------
+    def _take(self, n: int) -> bytes:
+        """Exactly n bytes, or fewer only at a clean end of input."""
+        buf, pos = self._buf, self._pos
+        if len(buf) - pos >= n:
+            self._pos = pos + n
+            self.offset += n
+            return buf[pos : pos + n]
+        parts = [buf[pos:]]
+        have = len(buf) - pos
+        self._buf, self._pos = b"", 0
+        while have < n:
+            chunk = self._source.read(max(self._chunk, n - have))
+            if not chunk:
+                break
+            need = n - have
+            if len(chunk) > need:
+                parts.append(chunk[:need])
+                self._buf, self._pos = chunk, need
+                have = n
+            else:
+                parts.append(chunk)
+                have += len(chunk)
+        self.offset += have
+        return b"".join(parts)
+
+    def _skip(self, n: int) -> None:
+        avail = len(self._buf) - self._pos
+        if n <= avail:
+            self._pos += n
+            self.offset += n
+            return
+        n -= avail
+        self.offset += avail
+        self._buf, self._pos = b"", 0
+        if self._seekable:
+            got = self._source.skip(n)  # type: ignore[attr-defined]
+            self.offset += got
+            if got < n:
+                raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
+            return
+        while n > 0:
+            chunk = self._source.read(min(MiB, n) if n < MiB else MiB)
+            if not chunk:
+                raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
+            if len(chunk) > n:
+                self._buf, self._pos = chunk, n
+                self.offset += n
+                return
+            n -= len(chunk)
+            self.offset += len(chunk)
+
+    def _padded(self, size: int) -> int:
+        return (size + BLOCK - 1) // BLOCK * BLOCK
+
+    def read_data(self, size: int) -> bytes:
+        """Read the current member's content (only for small wanted files)."""
+        data = self._take(size)
+        if len(data) < size:
+            raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
+        pad = self._padded(size) - size
+        self._data_left = 0
+        if pad:
+            self._skip(pad)
+        return data
+
+    def read_raw(self, n: int) -> bytes:
+        """Stream the current member's content (a nested tar inside a streamed archive)."""
+        n = min(n, self._data_left)
+        if n <= 0:
+            return b""
+        data = self._take(n)
+        self._data_left -= len(data)
+        return data
+
+    def skip_data(self) -> None:
+        if self._data_left:
+            left, self._data_left = self._data_left, 0
+            self._skip(left)
+
+    # --- headers ------------------------------------------------------------------------
+    def __iter__(self) -> TarWalker:
+        return self
+
+    def __next__(self) -> tuple[str, str, int, str]:
+        """Next member as (raw name, typeflag, size, linkname); StopIteration at the end."""
+        self.skip_data()
+        pax: dict[str, str] = {}
+        longname: str | None = None
+        longlink: str | None = None
+        while True:
+            header = self._take(BLOCK)
+            if not header:
+                raise StopIteration
+            if len(header) < BLOCK:
+                raise ImageFormatError(self._archive, "truncated tar (header cut short)")
+            if header.count(0) == BLOCK:  # end-of-archive marker
+                raise StopIteration
+            try:
+                stored = _parse_number(header[148:156], self._archive, "checksum")
+            except ImageFormatError:
+                stored = -1
+            if stored != sum(header) - sum(header[148:156]) + 256:
+                raise ImageFormatError(
+                    self._archive, f"not a tar or corrupt tar header at offset {self.offset - BLOCK}"
+                )
+            typeflag = chr(header[156]) if header[156] else "0"
+            size = _parse_number(header[124:136], self._archive, "size")
+            if "size" in pax:
+                try:
+                    size = int(pax["size"])
+                except ValueError:
+                    raise ImageFormatError(self._archive, "bad pax size") from None
+            if size < 0 or size > self._limits.max_member_size:
+                raise ImageFormatError(self._archive, f"absurd member size {size} in tar header")
+            if typeflag in "xgLK":
+                if size > self._limits.max_capture:
+                    raise ImageFormatError(self._archive, f"absurd extended header size {size}")
+                data = self.read_data(size)
+                if typeflag == "x":
+                    pax = _parse_pax(data, self._archive)
+                elif typeflag == "L":
+                    longname = _cstr(data)
+                elif typeflag == "K":
+                    longlink = _cstr(data)
+                continue  # global pax ("g") carries nothing depslim needs
+            if longname is not None:
+                name = longname
+            elif "path" in pax:
+                name = pax["path"]
+            else:
+                name = _cstr(header[0:100])
+                if header[257:263] == b"ustar\x00" and header[345]:
+                    name = _cstr(header[345:500]) + "/" + name
+            link = longlink if longlink is not None else pax.get("linkpath", _cstr(header[157:257]))
+            # links, dirs and devices carry no data whatever the size field says (as tarfile)
+            data_size = 0 if typeflag in "123456" else size
+            self._data_left = self._padded(data_size)
+            return name, typeflag, data_size, link
+
+
+def open_layer_stream(
+    raw: ByteSource,
+    archive: str,
+    limits: Limits = DEFAULT_LIMITS,
+    on_read: Callable[[int], None] | None = None,
+) -> tuple[ByteSource, _Counting, str]:
+    """Wrap a layer blob: sniff its compression and return (tar source, counter, kind)."""
+    counter = _Counting(raw, on_read)
+    head = b""
+    while len(head) < 4:  # sockets give short reads; sniffing needs the full magic
+        more = counter.read(4 - len(head))
+        if not more:
+            break
+        head += more
+    kind = sniff(head)
+    if kind == "tar" and getattr(raw, "seekable", False):
+        # plain layer on disk: keep it seekable so content is skipped, not read
+        return _SeekablePrefixed(head, raw, counter), counter, kind
+    source: ByteSource = _Prefixed(head, counter)
+    if kind == "gzip":
+        threaded = isinstance(raw, RegionFile)
+        inflater = _ThreadedInflater(source, archive) if threaded else _Inflater(source, archive)
+        source = _Guarded(inflater, counter, archive, limits)
+    elif kind == "zstd":
+        source = _Guarded(_Unzstd(source, archive), counter, archive, limits)
+    return source, counter, kind
+
+
+class _SeekablePrefixed:
+    """A seekable region whose first bytes were peeked for sniffing."""
+
+    seekable = True
+
+    def __init__(self, head: bytes, raw: RegionFile, counter: _Counting) -> None:
+        self._head = head
+        self._raw = raw
+        self._counter = counter
+
+    def read(self, n: int) -> bytes:
+        if self._head:
+            out, self._head = self._head[:n], self._head[n:]
+            if len(out) < n:
+                out += self._counter.read(n - len(out))
+            return out
+        return self._counter.read(n)
+
+    def skip(self, n: int) -> int:
+        skipped = 0
+        if self._head:
+            take = min(n, len(self._head))
+            self._head = self._head[take:]
+            skipped, n = take, n - take
+        got = self._raw.skip(n)
+        self._counter.count += got
+        if self._counter._on_read is not None and got:
+            self._counter._on_read(got)
+        return skipped + got
+
+
+class _Guarded:
+    """Decompressed output with the bomb caps applied (ratio and total)."""
+
+    def __init__(self, inner: ByteSource, counter: _Counting, archive: str, limits: Limits) -> None:
+        self._inner = inner
+        self._counter = counter
+        self._archive = archive
+        self._limits = limits
+        self.produced = 0
+
+    def read(self, n: int) -> bytes:
+        data = self._inner.read(n)
+        self.produced += len(data)
+        lim = self._limits
+        if self.produced > lim.max_layer_bytes:
+            raise ImageFormatError(
+                self._archive, f"layer inflates past {lim.max_layer_bytes} bytes (decompression bomb?)"
+            )
+        if self.produced > lim.ratio_after and self.produced > lim.max_ratio * max(self._counter.count, 1):
+            raise ImageFormatError(
+                self._archive,
+                f"layer inflates more than {lim.max_ratio}x (decompression bomb?)",
+            )
+        return data
+
+
+def scan_layer(
+    raw: ByteSource,
+    archive: str,
+    limits: Limits = DEFAULT_LIMITS,
+    on_read: Callable[[int], None] | None = None,
+) -> LayerScan:
+    """Walk one layer blob (any compression) into a LayerScan; content is never kept."""
+    source, counter, kind = open_layer_stream(raw, archive, limits, on_read)
+    try:
+        return _scan(source, counter, kind, archive, limits)
+    finally:
+        inner = getattr(source, "_inner", None)
+        if isinstance(inner, _ThreadedInflater):
+            inner.close()
+
+
+def _scan(source: ByteSource, counter: _Counting, kind: str, archive: str, limits: Limits) -> LayerScan:
+    scan = LayerScan(compression=kind)
+    walker = TarWalker(source, archive, limits)
+    intern = sys.intern
+    entries = scan.entries
+    for name, typeflag, size, link in walker:
+        path = normalize_member(name, archive)
+        if path == "/":
+            continue
+        parent, _, base = path.rpartition("/")
+        parent = parent or "/"
+        if base.startswith(WHITEOUT_PREFIX):
+            if base == OPAQUE_MARKER:
+                scan.opaques.append(intern(parent))
+            elif base == WHITEOUT_PREFIX:
+                raise ImageFormatError(archive, f"invalid bare whiteout {path}")
+            else:
+                target = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
+                scan.whiteouts.append(intern(target))
+            continue
+        if typeflag in "07":
+            kind_code, link_out = FILE, None
+            scan.content_bytes += size
+            if wanted(path):
+                if size > limits.max_capture:
+                    scan.warnings.append(f"{path}: {size} bytes, too large to read; skipped")
+                else:
+                    data = walker.read_data(size)
+                    if path.startswith("/var/lib/dpkg/info/"):
+                        data = _dpkg_list_filter(data)
+                    scan.captured[path] = data
+        elif typeflag == "5":
+            kind_code, link_out = DIR, None
+        elif typeflag == "2":
+            kind_code = SYMLINK
+            resolve_link_target(path, link, archive)
+            link_out = intern(link)
+            size = len(link.encode("utf-8", "replace"))
+            scan.content_bytes += size
+        elif typeflag == "1":
+            kind_code = HARDLINK
+            link_out = intern(normalize_member(link, archive))
+            size = 0
+        else:
+            kind_code, link_out, size = OTHER, None, 0
+        entries.append((intern(path), kind_code, size, link_out))
+    # anything after the end-of-archive blocks is ignored, as docker and tar do
+    scan.tar_bytes = walker.offset
+    scan.compressed_bytes = counter.count
+    return scan

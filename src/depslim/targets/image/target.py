@@ -1,0 +1,251 @@
+"""`ImageTarget`: an image (archive, layout or engine) measured without running anything in it.
+
+Opening reads each layer once (in parallel threads for files on disk: inflating releases
+the GIL), stacks the scans into the merged filesystem in order, then answers the Target
+protocol from that: TargetInfo with layers and totals, distributions with lstat-exact
+RECORD sizes, and image waste findings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from depslim.errors import ImageFormatError, TargetError
+from depslim.model import Finding, InstalledDistribution, LayerInfo, TargetInfo
+from depslim.progress import NULL_PROGRESS, Progress
+from depslim.targets.image import python as py
+from depslim.targets.image.fs import MergedFS
+from depslim.targets.image.layers import DEFAULT_LIMITS, LayerScan, Limits, scan_layer
+from depslim.targets.image.sources import (
+    LayerRef,
+    ResolvedImage,
+    engine_has,
+    open_path,
+    parse_platform,
+    parse_ref,
+    resolve,
+    stream_engine_image,
+)
+
+PROGRESS_KEY = "image-layers"
+
+
+def clean_instruction(created_by: str) -> str:
+    """Turn a history `created_by` into the Dockerfile-ish instruction people recognise."""
+    text = created_by.strip()
+    for prefix in ("/bin/sh -c #(nop) ", "/bin/sh -c #(nop)"):
+        if text.startswith(prefix):
+            return text[len(prefix) :].strip()
+    if text.startswith("/bin/sh -c "):
+        return "RUN " + text[len("/bin/sh -c ") :].strip()
+    if text.startswith("RUN /bin/sh -c "):
+        text = "RUN " + text[len("RUN /bin/sh -c ") :]
+    return text.removesuffix("# buildkit").strip()
+
+
+def layer_instructions(config: dict[str, Any], count: int) -> list[str]:
+    """Pair history with layers, skipping `empty_layer` entries (ENV, CMD… make no layer)."""
+    history = [h for h in config.get("history") or [] if isinstance(h, dict) and not h.get("empty_layer")]
+    out = []
+    for index in range(count):
+        entry = history[index] if index < len(history) else {}
+        text = entry.get("created_by") or entry.get("comment") or ""
+        out.append(clean_instruction(str(text)))
+    return out
+
+
+@dataclass
+class ImageAnalysis:
+    """Everything the findings need, computed once per image."""
+
+    ref: str
+    archive: str
+    fs: MergedFS
+    config: dict[str, Any]
+    layers: list[LayerInfo]
+    env: dict[str, str]
+    user: str
+    site_dirs: list[str]
+    dpkg: dict[str, dict[str, str]]
+    distributions: list[InstalledDistribution]
+    orphans: list[py.Orphans]
+    warnings: list[str] = field(default_factory=list)
+
+    def instruction(self, layer: int) -> str:
+        return self.layers[layer].instruction if 0 <= layer < len(self.layers) else ""
+
+
+class ImageTarget:
+    """The Target protocol over one image."""
+
+    def __init__(self, analysis: ImageAnalysis, info: TargetInfo) -> None:
+        self.analysis = analysis
+        self._info = info
+
+    def info(self) -> TargetInfo:
+        totals = dict(self._info.totals)
+        totals["waste_bytes"] = self._waste[1]
+        return TargetInfo(
+            kind=self._info.kind, ref=self._info.ref, python_version=self._info.python_version,
+            platform=self._info.platform, site_dirs=self._info.site_dirs, markers=self._info.markers,
+            layers=self._info.layers, totals=totals, env=self._info.env, user=self._info.user,
+        )
+
+    def distributions(self) -> Sequence[InstalledDistribution]:
+        return tuple(self.analysis.distributions)
+
+    def findings(self) -> Sequence[Finding]:
+        return tuple(self._waste[0])
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.analysis.warnings)
+
+    @cached_property
+    def _waste(self) -> tuple[list[Finding], int]:
+        from depslim.findings.image import image_findings
+
+        return image_findings(self.analysis)
+
+
+def _scan_from_disk(ref: LayerRef, label: str, limits: Limits, on_read: Callable[[int], None]) -> LayerScan:
+    assert ref.opener is not None
+    try:
+        raw = ref.opener()
+    except OSError as exc:
+        raise ImageFormatError(label, f"cannot read layer: {exc.strerror}") from None
+    try:
+        return scan_layer(raw, label, limits, on_read)
+    except OSError as exc:
+        raise ImageFormatError(label, f"cannot read layer: {exc}") from None
+    finally:
+        raw.close()  # type: ignore[attr-defined]
+
+
+def _layer_label(image: ResolvedImage, index: int) -> str:
+    digest = image.layers[index].digest
+    return f"{image.archive}: layer {index} ({digest})"
+
+
+def _merge_layers(image: ResolvedImage, limits: Limits, progress: Progress) -> tuple[MergedFS, list[LayerScan]]:
+    """Scan (in parallel when on disk) and stack every layer, releasing each scan's entries."""
+    fs = MergedFS(image.archive)
+    summaries: list[LayerScan] = []
+
+    def keep(index: int, scan: LayerScan) -> None:
+        try:
+            fs.apply(index, scan)
+        except ImageFormatError as exc:
+            raise ImageFormatError(_layer_label(image, index), exc.problem) from None
+        image.warnings.extend(scan.warnings)
+        summaries.append(LayerScan(content_bytes=scan.content_bytes, tar_bytes=scan.tar_bytes,
+                                   compressed_bytes=scan.compressed_bytes, compression=scan.compression))
+
+    if all(layer.scan is not None for layer in image.layers):
+        for index, layer in enumerate(image.layers):
+            assert layer.scan is not None
+            keep(index, layer.scan)
+            layer.scan = None
+        return fs, summaries
+    total = sum(layer.size or 0 for layer in image.layers)
+    count = len(image.layers)
+    progress.start(PROGRESS_KEY, f"Reading {count} layer{'s' if count != 1 else ''}", total=total or None)
+
+    def on_read(amount: int) -> None:
+        progress.advance(PROGRESS_KEY, amount)
+
+    workers = max(1, min(len(image.layers), os.cpu_count() or 2, 4))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="depslim-layer") as pool:
+        futures = [
+            pool.submit(_scan_from_disk, layer, _layer_label(image, i), limits, on_read)
+            for i, layer in enumerate(image.layers)
+        ]
+        try:
+            for index, future in enumerate(futures):
+                keep(index, future.result())
+                futures[index] = None  # type: ignore[call-overload]
+        except BaseException:
+            for future in futures:
+                if future is not None:
+                    future.cancel()
+            raise
+    progress.finish(PROGRESS_KEY)
+    return fs, summaries
+
+
+def _user(config: dict[str, Any]) -> str:
+    inner = config.get("config") or {}
+    return str(inner.get("User") or "") if isinstance(inner, dict) else ""
+
+
+def analyze_resolved(image: ResolvedImage, limits: Limits, progress: Progress) -> ImageTarget:
+    """Merge layers and read the Python inside."""
+    fs, scans = _merge_layers(image, limits, progress)
+    config = image.config
+    instructions = layer_instructions(config, len(image.layers))
+    layers = [
+        LayerInfo(index=i, digest=layer.digest, size_bytes=scans[i].content_bytes, instruction=instructions[i])
+        for i, layer in enumerate(image.layers)
+    ]
+    env = py.env_dict(config)
+    site_dirs = py.find_site_dirs(fs, env)
+    dpkg = py.dpkg_packages(fs.captured("/var/lib/dpkg/status"))
+    version = py.python_version(fs, env, site_dirs, dpkg)
+    dists = py.read_distributions(fs, site_dirs)
+    orphans = py.find_orphans(fs, site_dirs, dists, py.dpkg_owned(fs))
+    fs.drop_captured()
+    analysis = ImageAnalysis(
+        ref=image.ref, archive=image.archive, fs=fs, config=config, layers=layers, env=env,
+        user=_user(config), site_dirs=site_dirs, dpkg=dpkg, distributions=dists, orphans=orphans,
+        warnings=list(image.warnings),
+    )
+    python_bytes = sum(size for site in site_dirs for _p, size, _l in py.regular_files_under(fs, site))
+    info = TargetInfo(
+        kind="image",
+        ref=image.ref,
+        python_version=version,
+        platform=image.platform,
+        site_dirs=tuple(site_dirs),
+        markers=py.marker_environment(version, image.platform) if version else {},
+        layers=tuple(layers),
+        totals={"image_bytes": sum(layer.size_bytes for layer in layers), "python_bytes": python_bytes,
+                "waste_bytes": 0},
+        env=env,
+        user=analysis.user,
+    )
+    return ImageTarget(analysis, info)
+
+
+def open_image(
+    ref: str,
+    *,
+    platform: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+    limits: Limits = DEFAULT_LIMITS,
+) -> ImageTarget:
+    """Open an image by path (docker-archive, oci-archive, OCI layout dir) or engine name."""
+    if platform:
+        parse_platform(platform)  # a bad --platform fails before any I/O
+    kind, value = parse_ref(ref)
+    if kind == "path":
+        catalog = open_path(Path(value), limits)
+        image = resolve(catalog, limits, platform, ref)
+        return analyze_resolved(image, limits, progress)
+    if not ref.startswith(("docker:", "docker-daemon:")) and not engine_has(value):
+        raise TargetError(f"{ref}: no such file or directory, and no Docker engine image by that name")
+    progress.start(PROGRESS_KEY, f"Streaming {value} from the Docker engine", total=None)
+
+    def on_read(amount: int) -> None:
+        progress.advance(PROGRESS_KEY, amount)
+
+    catalog = stream_engine_image(value, limits, on_read=on_read)
+    progress.finish(PROGRESS_KEY)
+    image = resolve(catalog, limits, platform, ref)
+    image.archive = f"docker:{value}"
+    return analyze_resolved(image, limits, progress)
