@@ -69,7 +69,8 @@ class Evidence:
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where} ({self.kind}{': ' + self.detail if self.detail else ''})"
+        what = f"{self.kind}{': ' + self.detail if self.detail else ''}"
+        return f"{where} ({what})" if where else what
 
 
 @dataclass(frozen=True)

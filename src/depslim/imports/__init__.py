@@ -1,0 +1,498 @@
+"""Static project scan: imports, contexts, first-party code, entrypoints and signals.
+
+Never imports or runs project code. Per-file work (`scan.py`, `notebook.py`) is pure and
+cached by content (`cache.py`); everything that depends on the project as a whole —
+contexts, first-party resolution, relative imports, entrypoint reachability — is computed
+afresh from those per-file results on every run, so a cache hit can never carry a stale
+project-level answer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import tomllib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from depslim.errors import InputError
+from depslim.imports import cache as scan_cache
+from depslim.imports.contexts import ContextRules, context_data
+from depslim.imports.entrypoints import (
+    Entrypoint,
+    dockerfile_entrypoints,
+    procfile_entrypoints,
+    pyproject_entrypoints,
+    pyproject_scripts,
+    reachable,
+    start_modules,
+)
+from depslim.imports.firstparty import Layout, build_layout, confirm_namespace_folders
+from depslim.imports.notebook import scan_notebook
+from depslim.imports.scan import (
+    DEFERRED,
+    DYNAMIC,
+    FROM,
+    OPTIONAL,
+    TYPING,
+    CompiledPatterns,
+    compile_patterns,
+    scan_bytes,
+)
+from depslim.imports.walk import WalkedFile, walk_project
+from depslim.model import (
+    Context,
+    Evidence,
+    ImportRef,
+    Location,
+    NotebookInstall,
+    ScanResult,
+    Signal,
+    SignalPatterns,
+)
+from depslim.progress import NULL_PROGRESS, Progress
+
+__all__ = ["ScanStats", "scan_project", "scan_project_with_stats"]
+
+NO_PATTERNS = SignalPatterns()  # the default: imports only
+POOL_MIN_FILES = 150  # below this, starting worker processes costs more than it saves
+_TASK = "scan"
+
+# Result: (imports, signals, errors, installs, skipped)
+Result = tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], tuple[Any, ...], bool]
+
+
+@dataclass
+class ScanStats:
+    """How the per-file results were obtained (tests assert on it; never timings)."""
+
+    files: int = 0
+    parsed: int = 0  # scanned from source this run
+    reused: int = 0  # taken from the cache (stat or content match)
+    hashed: int = 0  # stat changed, content hash looked up
+    workers: int = 0  # processes used for parsing (0 = in this process)
+    result_reused: bool = False  # nothing the project-level answer depends on changed
+    cache_written: bool = False
+
+
+# --------------------------------------------------------------------------- per file
+
+_PATTERNS: CompiledPatterns | None = None
+
+
+def _init_worker(patterns: CompiledPatterns) -> None:
+    global _PATTERNS
+    _PATTERNS = patterns
+
+
+def scan_file_bytes(rel: str, data: bytes, patterns: CompiledPatterns) -> Result:
+    """One file's result, whatever its kind; never raises on bad content."""
+    if rel.endswith(".ipynb"):
+        scanned = scan_notebook(data, patterns)
+        if scanned is None:
+            return (), (), (), (), True
+        return (*scanned, False)
+    imports, signals, error = scan_bytes(data, patterns)
+    return imports, signals, ((error,) if error else ()), (), False
+
+
+def _scan_path(job: tuple[str, str]) -> tuple[str, str, Result]:
+    rel, path = job
+    assert _PATTERNS is not None
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return rel, "", ((), (), ((0, f"cannot read: {exc.strerror or exc}"),), (), False)
+    return rel, scan_cache.sha256(data), scan_file_bytes(rel, data, _PATTERNS)
+
+
+def _parse_all(
+    jobs: list[WalkedFile], patterns: CompiledPatterns, progress: Progress, stats: ScanStats
+) -> dict[str, tuple[str, Result]]:
+    out: dict[str, tuple[str, Result]] = {}
+    work = [(f.rel, f.path) for f in jobs]
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if len(work) >= POOL_MIN_FILES and cpus > 1:
+        workers = min(cpus, 8)
+        stats.workers = workers
+        # Big files first so no worker is left with a long tail; small chunks balance the rest.
+        sizes = {f.rel: f.size for f in jobs}
+        work.sort(key=lambda job: -sizes[job[0]])
+        # Imported here: a warm run never starts a pool, and these imports cost ~20 ms.
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        context = multiprocessing.get_context(method)
+        chunksize = max(1, len(work) // (workers * 16))
+        with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(patterns,)) as pool:
+            for rel, sha, result in pool.map(_scan_path, work, chunksize=chunksize):
+                out[rel] = (sha, result)
+                progress.advance(_TASK)
+        return out
+    _init_worker(patterns)
+    for job in work:
+        rel, sha, result = _scan_path(job)
+        out[rel] = (sha, result)
+        progress.advance(_TASK)
+    return out
+
+
+# --------------------------------------------------------------------------- project
+
+
+def _read_pyproject(root: Path, warnings: list[str]) -> tuple[str, dict[str, Any]]:
+    path = root / "pyproject.toml"
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return "", {}
+    except (OSError, UnicodeDecodeError) as exc:
+        warnings.append(f"pyproject.toml:0: cannot read: {exc}")
+        return "", {}
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        warnings.append(f"pyproject.toml:{getattr(exc, 'lineno', 0) or 0}: does not parse: {exc}")
+        return text, {}
+
+
+def _run_configs(root: Path, walk: Any) -> dict[str, bytes]:
+    """Dockerfiles and Procfiles by project-relative path (unreadable ones left out)."""
+    found: dict[str, bytes] = {}
+    for rel in (*walk.dockerfiles, *walk.procfiles):
+        try:
+            found[rel] = (root / rel).read_bytes()
+        except OSError:
+            continue
+    return found
+
+
+def _entrypoints(walk: Any, configs: dict[str, bytes], text: str, pyproject: dict[str, Any]) -> list[Entrypoint]:
+    scripts = pyproject_scripts(pyproject)
+    found = pyproject_entrypoints(text, pyproject) if pyproject else []
+    for rel in walk.dockerfiles:
+        if rel in configs:
+            found += dockerfile_entrypoints(rel, configs[rel], scripts)
+    for rel in walk.procfiles:
+        if rel in configs:
+            found += procfile_entrypoints(rel, configs[rel].decode("utf-8", errors="replace"), scripts)
+    return found
+
+
+def _assemble(
+    results: dict[str, Result], layout: Layout, rules: ContextRules
+) -> tuple[list[ImportRef], list[Signal], list[NotebookInstall], list[str], dict[str, set[str]]]:
+    """Project-level meaning of per-file results: modules, first-party flags, contexts, graph."""
+    # Absolute names first: a root folder without __init__.py is first-party only if reached into.
+    absolute = set()
+    for imports, *_ in results.values():
+        for module, level, _line, flags, names in imports:
+            if level == 0 and module:
+                absolute.add(module)
+                if flags & FROM:
+                    absolute.update(f"{module}.{n}" for n in names)
+    confirm_namespace_folders(layout, absolute)
+    modules = layout.modules()
+    first_party_names = layout.names
+    # Names that could resolve next to some importing file: any module or folder name at all.
+    local_tops = {rel.rpartition("/")[2].removesuffix(".py") for rel in layout.files} | {
+        d.rpartition("/")[2] for d in layout.py_dirs
+    }
+    closures: dict[str, tuple[str, ...]] = {}
+    refs: list[ImportRef] = []
+    signals: list[Signal] = []
+    installs: list[NotebookInstall] = []
+    warnings: list[str] = []
+    edges: dict[str, set[str]] = {}
+    for rel in sorted(results):
+        imports, raw_signals, errors, raw_installs, _skipped = results[rel]
+        context = rules.context_of(rel)
+        notebook = rel.endswith(".ipynb")
+        as_py = rel[: -len(".ipynb")] + ".py" if notebook else rel
+        base = layout.base_dir(as_py)
+        own_module = None if notebook else layout.module_of(rel)
+        package: list[str] | None = None  # the importer's package parts, for relative imports
+        targets: set[str] = set()
+        for module, level, line, flags, names in imports:
+            local_file = None
+            if level:
+                if package is None:
+                    package = layout.resolve_relative(as_py, 1, "").split(".")
+                    package = [p for p in package if p]
+                parts = package[: max(0, len(package) - (level - 1))] if level > 1 else package
+                resolved = ".".join([*parts, module] if module else parts) or (names[0] if names else "")
+                if not resolved:
+                    continue
+                first_party = True
+            else:
+                resolved = module
+                top = module.split(".", 1)[0]
+                first_party = top in first_party_names
+                if not first_party and top in local_tops and layout.exists_under(base, module, namespace_ok=False):
+                    first_party = True
+                    local_file = layout.local_file(base, module)
+            refs.append(
+                ImportRef(
+                    resolved,
+                    Location(rel, line),
+                    context,
+                    bool(flags & OPTIONAL),
+                    bool(flags & TYPING),
+                    bool(flags & DEFERRED),
+                    bool(flags & DYNAMIC),
+                    notebook,
+                    first_party,
+                )
+            )
+            if first_party and own_module is not None and not flags & TYPING:
+                if local_file is None and resolved in closures:
+                    targets.update(closures[resolved])
+                    if flags & FROM:
+                        targets.update(s for s in (f"{resolved}.{n}" for n in names) if s in modules)
+                    continue
+                _add_edges(targets, resolved, names if flags & FROM else (), modules, layout, base, local_file)
+                if local_file is None:
+                    closures[resolved] = _module_prefixes(resolved, modules)
+        if own_module is not None:
+            targets.discard(own_module)
+            edges[own_module] = targets
+        for pattern, value, line, kind in raw_signals:
+            signals.append(Signal(pattern, value, Location(rel, line), context, kind))
+        for line, requirement in raw_installs:
+            installs.append(NotebookInstall(requirement, Location(rel, line)))
+        for line, problem in errors:
+            warnings.append(f"{rel}:{line}: {problem}")
+    return refs, signals, installs, warnings, edges
+
+
+def _add_edges(
+    targets: set[str],
+    dotted: str,
+    names: Sequence[str],
+    modules: dict[str, str],
+    layout: Layout,
+    base: str,
+    local_file: str | None,
+) -> None:
+    """Modules executed by importing `dotted` (and `from dotted import names`)."""
+    if local_file is not None:
+        # A sibling import (script folder on sys.path): map it into the module namespace.
+        local_module = layout.module_of(local_file)
+        targets.add(local_module)
+        for name in names:
+            sub = layout.local_file(base, f"{dotted}.{name}")
+            if sub is not None:
+                targets.add(layout.module_of(sub))
+        return
+    targets.update(_module_prefixes(dotted, modules))
+    for name in names:
+        sub = f"{dotted}.{name}"
+        if sub in modules:
+            targets.add(sub)
+
+
+def _module_prefixes(dotted: str, modules: dict[str, str]) -> tuple[str, ...]:
+    """`a.b.c` -> the project modules among `a`, `a.b`, `a.b.c` (importing runs each of them)."""
+    parts = dotted.split(".")
+    return tuple(p for p in (".".join(parts[:k]) for k in range(1, len(parts) + 1)) if p in modules)
+
+
+_CONTEXTS = {c.value: c for c in Context}
+
+
+def result_rows(result: ScanResult) -> tuple[Any, ...]:
+    """A ScanResult as plain tuples (marshal-able) for the cache."""
+    return (
+        tuple(
+            (r.module, r.location.path, r.location.line, r.context.value,
+             r.optional | r.typing_only << 1 | r.deferred << 2 | r.dynamic << 3 | r.notebook << 4 | r.first_party << 5)
+            for r in result.imports
+        ),
+        tuple(sorted(result.first_party)),
+        result.files_scanned,
+        tuple((i.requirement, i.location.path, i.location.line) for i in result.notebook_installs),
+        result.warnings,
+        None if result.reachable_modules is None else tuple(sorted(result.reachable_modules)),
+        tuple((e.path, e.line, e.kind, e.detail) for e in result.entrypoints),
+        tuple((s.pattern, s.value, s.location.path, s.location.line, s.context.value, s.kind) for s in result.signals),
+    )
+
+
+@contextlib.contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic GC while building ~10^4 acyclic records: its passes over them cost more
+    than building them, and records cannot form cycles."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def result_from_rows(rows: Any) -> ScanResult | None:
+    """Rebuild a cached ScanResult; None when the rows do not fit (an older layout)."""
+    with _no_gc():
+        return _result_from_rows(rows)
+
+
+def _result_from_rows(rows: Any) -> ScanResult | None:
+    try:
+        imports, first_party, files, installs, warnings, reach, entrypoints, signals = rows
+        contexts = _CONTEXTS
+        return ScanResult(
+            imports=tuple(
+                ImportRef(module, Location(path, line), contexts[ctx], bool(f & 1), bool(f & 2), bool(f & 4),
+                          bool(f & 8), bool(f & 16), bool(f & 32))
+                for module, path, line, ctx, f in imports
+            ),
+            first_party=frozenset(first_party),
+            files_scanned=files,
+            notebook_installs=tuple(NotebookInstall(req, Location(path, line)) for req, path, line in installs),
+            warnings=tuple(warnings),
+            reachable_modules=None if reach is None else frozenset(reach),
+            entrypoints=tuple(Evidence(*e) for e in entrypoints),
+            signals=tuple(
+                Signal(pattern, value, Location(path, line), contexts[ctx], kind)
+                for pattern, value, path, line, ctx, kind in signals
+            ),
+        )
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def scan_project_with_stats(
+    root: Path,
+    *,
+    dev_paths: Sequence[str] | None = None,
+    script_paths: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    patterns: SignalPatterns = NO_PATTERNS,
+    cache_dir: Path | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> tuple[ScanResult, ScanStats]:
+    """`scan_project` plus how each file's result was obtained."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(str(root), "not a directory (expected a project folder)")
+    root = root.resolve()
+    compiled = compile_patterns(patterns)
+    walk = walk_project(root, exclude)
+    stats = ScanStats(files=len(walk.sources))
+    progress.start(_TASK, "Scanning imports", total=len(walk.sources))
+    snapshot = scan_cache.load(cache_dir, scan_cache.cache_key(root, compiled.key))
+    entries: dict[str, scan_cache.Entry] = {}
+    results: dict[str, Result] = {}
+    to_parse: list[WalkedFile] = []
+    for walked in walk.sources:
+        entry = snapshot.fresh(walked.rel, walked.mtime_ns, walked.size)
+        if entry is not None:
+            entries[walked.rel] = entry
+            results[walked.rel] = entry[3]
+            stats.reused += 1
+            progress.advance(_TASK)
+        elif snapshot.entries:
+            # stat changed: the content may not have (touch, checkout, rename).
+            try:
+                data = Path(walked.path).read_bytes()
+            except OSError:
+                to_parse.append(walked)
+                continue
+            sha = scan_cache.sha256(data)
+            stats.hashed += 1
+            cached = snapshot.by_sha(sha)
+            if cached is not None:
+                entries[walked.rel] = (walked.mtime_ns, walked.size, sha, cached)
+                results[walked.rel] = cached
+                stats.reused += 1
+                progress.advance(_TASK)
+            else:
+                to_parse.append(walked)
+        else:
+            to_parse.append(walked)
+    if to_parse:
+        parsed = _parse_all(to_parse, compiled, progress, stats)
+        for walked in to_parse:
+            sha, result = parsed[walked.rel]
+            results[walked.rel] = result
+            stats.parsed += 1
+            if sha:
+                entries[walked.rel] = (walked.mtime_ns, walked.size, sha, result)
+    progress.finish(_TASK)
+
+    warnings: list[str] = []
+    text, pyproject = _read_pyproject(root, warnings)
+    configs = _run_configs(root, walk)
+    # Everything the project-level answer depends on; equal -> the stored result is the answer.
+    fingerprint = scan_cache.fingerprint(
+        sorted((rel, entries[rel][2] if rel in entries else "") for rel in results),
+        sorted(walk.init_dirs),
+        text,
+        sorted((rel, scan_cache.sha256(data)) for rel, data in configs.items()),
+        (dev_paths, script_paths),
+        context_data(),
+    )
+    if snapshot.result_key == fingerprint:
+        cached_result = result_from_rows(snapshot.result)
+        if cached_result is not None:
+            stats.result_reused = True
+            stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, snapshot.result)
+            return cached_result, stats
+
+    layout = build_layout((f.rel for f in walk.sources), walk.init_dirs, pyproject)
+    rules = ContextRules.build(dev_paths, script_paths)
+    with _no_gc():
+        refs, signals, installs, file_warnings, edges = _assemble(results, layout, rules)
+    entrypoints = _entrypoints(walk, configs, text, pyproject)
+    start = start_modules(entrypoints, layout)
+    result = ScanResult(
+        imports=tuple(refs),
+        first_party=frozenset(layout.names),
+        files_scanned=len(walk.sources),
+        notebook_installs=tuple(installs),
+        warnings=tuple(warnings + file_warnings),
+        reachable_modules=reachable(start, edges) if start else None,
+        entrypoints=tuple(ep.evidence for ep in entrypoints),
+        signals=tuple(signals),
+    )
+    stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, result_rows(result))
+    return result, stats
+
+
+def scan_project(
+    root: Path,
+    *,
+    dev_paths: Sequence[str] | None = None,
+    script_paths: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+    patterns: SignalPatterns = NO_PATTERNS,
+    cache_dir: Path | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> ScanResult:
+    """Scan a project statically; never imports or runs project code.
+
+    `dev_paths` / `script_paths` replace the default dev/script folder lists
+    (`data/contexts.toml`); `exclude` holds gitignore-style globs relative to `root`, on top of
+    the project's own `.gitignore` files. `patterns` says which usages to report as `Signal`s.
+    `cache_dir` (None = no cache) keeps per-file results keyed by content; an unusable cache
+    directory only costs speed. Raises `InputError` when `root` is not a directory; files that
+    do not parse become "path:line: problem" warnings and the scan goes on.
+    """
+    return scan_project_with_stats(
+        root,
+        dev_paths=dev_paths,
+        script_paths=script_paths,
+        exclude=exclude,
+        patterns=patterns,
+        cache_dir=cache_dir,
+        progress=progress,
+    )[0]
+
+
+# Re-exported for callers that want to know a file's context without scanning.
+__all__ += ["Context", "Evidence"]

@@ -39,8 +39,13 @@ def summary(report: Report) -> Table:
     if report.project:
         table.add_row("project", escape(report.project))
         table.add_row("declared", f"{s.declared} distributions, {s.runtime} needed at runtime")
+        estimated = sum(
+            f.savings_bytes or 0 for f in report.findings if f.code.startswith("cut-") and f.estimate
+        )
+        extra = f" + {human_bytes(estimated, estimate=True)} for packages not installed" if estimated else ""
         table.add_row(
-            "cut list", f"{s.cut_count} distributions, frees {human_bytes(s.cut_bytes)} (measured in the target)"
+            "cut list",
+            f"{s.cut_count} distributions, frees {human_bytes(s.cut_bytes)} measured in the target{extra}",
         )
     table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
     if report.project:
