@@ -1,0 +1,112 @@
+"""`depslim lock`: hash-pinned locks for the target with pip-tools or uv; `--check` for CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from depslim.errors import InputError
+
+
+def _config(root: Path) -> dict[str, Any]:
+    """Lock defaults from `[tool.depslim]` / `[tool.depslim.lock]`: python, platform, lock-backend."""
+    if not any((root / name).is_file() for name in ("depslim.toml", "pyproject.toml")):
+        return {}  # skip importing the config machinery: it is most of this command's start-up
+    from depslim.config import load_config
+
+    config = load_config(root)
+    return {key: config.get(key, "lock") for key in ("python", "platform", "lock-backend", "image")
+            if config.get(key, "lock") is not None}
+
+
+def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
+    """Target Python (major.minor) and platform as measured inside the image."""
+    from depslim.core import AnalyzeOptions, open_target
+
+    info = open_target(AnalyzeOptions(image=image, platform=plat)).info()
+    found = ".".join(info.python_version.split(".")[:2]) if info.python_version else None
+    return python or found, plat or info.platform or None
+
+
+def _default_inputs(root: Path) -> list[Path]:
+    base, dev = root / "requirements-base.txt", root / "requirements-dev.txt"
+    if not base.is_file():
+        raise InputError(base, "no such file (run `depslim split` first, or name the inputs)")
+    return [base] + ([dev] if dev.is_file() else [])
+
+
+@click.command(name="lock")
+@click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--backend", type=click.Choice(["pip-tools", "uv"]), default=None,
+              help="Resolver to drive (default pip-tools; uv can lock for another platform).")
+@click.option("--python", "python_version", default=None, help="Target Python, e.g. 3.11.")
+@click.option("--platform", "plat", default=None, help="Target platform, e.g. linux/amd64.")
+@click.option("--image", metavar="REF", default=None,
+              help="Take the target Python and platform from this image (archive, OCI layout, docker:NAME).")
+@click.option("--format", "fmt", type=click.Choice(["requirements", "pylock"]), default="requirements",
+              show_default=True, help="pylock also writes a PEP 751 pylock.toml.")
+@click.option("--check", is_flag=True, help="Exit 1 when a lock is stale against its inputs; write nothing.")
+@click.option("--upgrade", is_flag=True, help="Ignore the pins of the existing lock.")
+@click.option("--force", is_flag=True, help="Overwrite hand-edited or foreign lock files.")
+def command(inputs: tuple[Path, ...], backend: str | None, python_version: str | None, plat: str | None,
+            image: str | None, fmt: str, check: bool, upgrade: bool, force: bool) -> None:
+    """Lock requirements-base.txt (and requirements-dev.txt) into hash-pinned *.lock.txt files."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from depslim.generate.lock import (
+        LockOptions,
+        LockResult,
+        check_lock,
+        compute_lock,
+        default_output,
+        includes,
+        read_inputs,
+        write_lock,
+    )
+    from depslim.generate.stamp import check_overwrite
+
+    console = Console(stderr=True, highlight=False)
+    config = _config(Path.cwd())
+    image = image or config.get("image")
+    if image and not (python_version and plat):
+        python_version, plat = _from_image(str(image), plat, python_version)
+    options = LockOptions(
+        backend=backend or str(config.get("lock-backend", "pip-tools")),
+        python_version=python_version or (str(config["python"]) if "python" in config else None),
+        platform=plat or (str(config["platform"]) if "platform" in config else None),
+        pylock=fmt == "pylock",
+        upgrade=upgrade,
+    )
+    paths = list(inputs) or _default_inputs(Path.cwd())
+    if check:
+        problems = [p for path in paths for p in check_lock(path, options=options)]
+        for problem in problems:
+            console.print(f"[yellow]stale:[/] {escape(problem)}")
+        if problems:
+            raise click.exceptions.Exit(1)
+        console.print(f"[green]fresh:[/] {len(paths)} lock(s) match their inputs")
+        return
+    for path in paths:  # refuse early: a hand-edited lock should not cost a resolution first
+        check_overwrite(default_output(path), None, force=force)
+    results: list[LockResult] = []
+    for path in paths:  # resolve everything first, then write
+        spec = read_inputs(path)
+        # a file that includes an input locked in this run is constrained to that lock's pins
+        constraints = [pin for done in results if includes(spec, done.input) for pin in done.pins]
+        if console.is_terminal:
+            with console.status(f"locking {path} with {options.backend}…"):
+                results.append(compute_lock(path, options=options, constraints=constraints))
+        else:
+            results.append(compute_lock(path, options=options, constraints=constraints))
+    for result in results:  # refuse before anything is replaced
+        check_overwrite(result.output, result.text, force=force)
+        if result.pylock_path is not None:
+            check_overwrite(result.pylock_path, result.pylock_text, force=force)
+    for result in results:
+        for written in write_lock(result, force=force):
+            console.print(f"wrote {escape(str(written))} ({len(result.pins)} pins, "
+                          f"{sum(len(p.hashes) for p in result.pins)} hashes; Python {result.python_version} "
+                          f"on {result.platform}, {result.backend})")

@@ -1,0 +1,120 @@
+"""`depslim split [PATH]`: requirements-base.txt / requirements-dev.txt / depslim-cuts.md from evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from depslim.errors import InputError
+
+
+def _load_config(root: Path, config_file: Path | None) -> Any:
+    from depslim.config import load_config
+
+    return load_config(root, config_file)
+
+
+def _is_generated(path: Path) -> bool:
+    """A file depslim wrote (stamped first line): an output, never a declaration to read back."""
+    from depslim.generate.stamp import MARK
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return MARK in handle.readline()
+    except OSError:
+        return False
+
+
+def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The files to read declarations from: as given, else auto-detected minus depslim's outputs.
+
+    Without this a second run would read its own requirements-base.txt/-dev.txt (and locks) back
+    as declarations, and the split would drift instead of being idempotent.
+    """
+    if given:
+        return given
+    from depslim.declared.detect import detect_sources
+
+    return tuple(s.path for s in detect_sources(root) if not _is_generated(s.path))
+
+
+@click.command(name="split")
+@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.option("--image", metavar="REF", help="Pin to the versions installed in this image.")
+@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image.")
+@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
+              help="Pin to another interpreter's environment.")
+@click.option("-r", "--requirements", multiple=True, type=click.Path(path_type=Path),
+              help="Declaration files to read (default: auto-detected, depslim's own outputs excluded).")
+@click.option("--apply-swaps", is_flag=True, help="Apply every proposed swap.")
+@click.option("--swap", "swap_ids", multiple=True, metavar="ID", help="Apply one swap (finding id or package).")
+@click.option("--to", "to", type=click.Choice(["requirements", "pyproject"]), default="requirements",
+              show_default=True, help="Write requirements files, or edit pyproject.toml in place.")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write the files (default: PATH).")
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
+@click.pass_context
+def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
+            requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
+            output_dir: Path | None, config_file: Path | None, force: bool) -> None:
+    """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from depslim.cli.progress import progress_for_terminal
+    from depslim.core import AnalyzeOptions, analyze, read_declared
+    from depslim.fsio import atomic_write
+    from depslim.generate.split import SplitOptions, plan_split, select_swaps
+    from depslim.generate.stamp import check_overwrite
+
+    if not path.is_dir():
+        raise InputError(path, "no such project directory")
+    config = _load_config(path, config_file)
+    configured = config.get("apply-swaps", "split")
+    if not apply_swaps and not swap_ids and configured:
+        apply_swaps = configured is True
+        swap_ids = () if configured is True else tuple(str(s) for s in configured)
+    options = AnalyzeOptions(project=path, image=image or config.get("image", "split"),
+                             platform=platform or config.get("platform", "split"),
+                             python=python, requirements=_declaration_files(path, requirements),
+                             config=dict(config.values))
+    with progress_for_terminal(True) as progress:
+        report = analyze(options, progress)
+    declared = read_declared(options)
+    swaps = select_swaps(report, apply_all=apply_swaps, ids=swap_ids)
+    result = plan_split(report, declared, swaps, SplitOptions())
+    out_dir = output_dir or path
+    console = Console(stderr=True, highlight=False)
+
+    if to == "pyproject":
+        from depslim.generate.pyproject_edit import edit_pyproject
+
+        pyproject = path / "pyproject.toml"
+        if not pyproject.is_file():
+            raise InputError(pyproject, "no such file (--to pyproject edits the project's pyproject.toml)")
+        text = pyproject.read_text(encoding="utf-8")
+        edited = edit_pyproject(text, result.base, result.dev, path=str(pyproject))
+        if result.index_lines:
+            console.print("[yellow]note:[/] index options cannot live in pyproject.toml; keep them in your "
+                          "installer config: " + escape("; ".join(result.index_lines)))
+        writes = [(pyproject, edited, True), (out_dir / "depslim-cuts.md", result.cuts_text, force)]
+    else:
+        writes = [(out_dir / "requirements-base.txt", result.base_text, force),
+                  (out_dir / "requirements-dev.txt", result.dev_text, force),
+                  (out_dir / "depslim-cuts.md", result.cuts_text, force)]
+    for target, text, allowed in writes:  # refuse before anything is written
+        if target.name != "pyproject.toml":
+            check_overwrite(target, text, force=allowed)
+    for target, text, _ in writes:
+        unchanged = target.is_file() and target.read_text(encoding="utf-8") == text
+        if not unchanged:
+            atomic_write(target, text, force=True)
+        console.print(f"{'unchanged' if unchanged else 'wrote'} {escape(str(target))}")
+    cut = [c for c in result.cuts if c.kind == "dropped"]
+    console.print(f"{len(result.base)} runtime, {len(result.dev)} dev, {len(cut)} cut, "
+                  f"{len([c for c in result.cuts if c.kind == 'swapped'])} swapped")
+    for note in result.notes:
+        console.print(f"[dim]note:[/] {escape(note)}")

@@ -1,0 +1,67 @@
+"""`depslim split` end to end on the bundled example project (real analysis of this environment)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from depslim.cli import cli
+from depslim.generate.stamp import is_intact
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    return Path(shutil.copytree(EXAMPLE, tmp_path / "example"))
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["split", *args])
+    return result.exit_code, result.output
+
+
+def test_example_split_reasons_dev_file_cut_list_and_idempotence(project: Path) -> None:
+    code, out = _run(str(project))
+    assert code == 0, out
+    base = (project / "requirements-base.txt").read_text()
+    dev = (project / "requirements-dev.txt").read_text()
+    cuts = (project / "depslim-cuts.md").read_text()
+    assert all(is_intact(t) for t in (base, dev, cuts))
+    runtime = [ln for ln in base.splitlines() if ln and not ln.startswith(("#", "-"))]
+    assert runtime, base
+    assert all("  # " in ln and ln.split("  # ", 1)[1].strip() for ln in runtime)
+    assert "-r requirements-base.txt" in dev.splitlines()
+    assert "# depslim cut list" in cuts
+    # jupyter and pytest never ship in the runtime file
+    assert not any(ln.startswith(("jupyter", "pytest", "black")) for ln in runtime)
+    before = {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()}
+
+    code, out = _run(str(project))
+    assert code == 0, out
+    assert {p.name: p.read_bytes() for p in project.iterdir() if p.is_file()} == before
+
+    (project / "requirements-base.txt").write_text(base.replace(runtime[0], runtime[0] + "  # mine"))
+    code, out = _run(str(project))
+    assert code == 2
+    assert "edited by hand" in out
+    code, out = _run(str(project), "--force")
+    assert code == 0, out
+    assert (project / "requirements-base.txt").read_bytes() == before["requirements-base.txt"]
+
+
+def test_apply_swaps_from_config_is_honoured(project: Path) -> None:
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'apply-swaps = ["swap:not-a-rule"]\n')
+    code, out = _run(str(project))
+    assert code == 2
+    assert "no swap finding 'swap:not-a-rule'" in out
+    assert not (project / "requirements-base.txt").exists()  # nothing half-written
+
+
+def test_to_pyproject_refuses_dynamic_dependencies(project: Path) -> None:
+    code, out = _run(str(project), "--to", "pyproject")
+    assert code == 2 and "dynamic" in out
