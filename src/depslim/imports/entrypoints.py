@@ -1,0 +1,357 @@
+"""Entrypoints (how the project is started) and the first-party modules they reach.
+
+Entrypoints come from `[project.scripts]`, `[project.gui-scripts]`, `[tool.poetry.scripts]`,
+each Dockerfile stage's effective command (ENTRYPOINT + CMD, exec or shell form, parsed with
+dockerfile-parse and shlex — never regexes over the file) and Procfile lines. A command is
+read through wrappers (`exec`, `tini --`, `poetry run`, `sh -c "..."`) down to what names
+project code: `python -m pkg`, `python app.py`, `uvicorn pkg.api:app`, `gunicorn mod:app`,
+`celery -A pkg`, `streamlit run app.py`, or one of the project's own console scripts. The
+runner table is data (`contexts.toml [runners]`).
+
+Reachability follows first-party imports from the targets over the scan's own import graph
+(no importlib, nothing executed): `import a.b` reaches `a` and `a.b`; `from a import b`
+also reaches the submodule `a.b` when it exists; typing-only imports are not followed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from depslim.imports.contexts import context_data
+from depslim.imports.firstparty import Layout
+from depslim.model import Evidence
+
+_PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?$")
+_SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
+_ASSIGN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_PY_VALUE_OPTIONS = frozenset({"-W", "-X", "--check-hash-based-pycs"})
+_SEPARATORS = frozenset({"&&", "||", ";", "|", "&"})
+_TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an entrypoint runs: a module (dotted) or a file (project-relative)."""
+
+    kind: str  # "module" | "file"
+    value: str
+
+
+@dataclass(frozen=True)
+class Entrypoint:
+    evidence: Evidence
+    targets: tuple[Target, ...]
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _split_shell(text: str) -> list[list[str]]:
+    """A shell-form command line -> simple commands (split at &&, ||, ;, |)."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        words = text.split()
+    commands: list[list[str]] = [[]]
+    for word in words:
+        if word in _SEPARATORS or (set(word) <= set("&|;") and word):
+            commands.append([])
+        else:
+            commands[-1].append(word)
+    return [c for c in commands if c]
+
+
+def _option_value(words: Sequence[str], i: int) -> tuple[str | None, int]:
+    """(value of option at i, index after it) for `--opt value` and `--opt=value`."""
+    word = words[i]
+    if "=" in word and word.startswith("--"):
+        return word.split("=", 1)[1], i + 1
+    return (words[i + 1], i + 2) if i + 1 < len(words) else (None, i + 1)
+
+
+def _strip_wrappers(words: list[str]) -> list[str]:
+    wrappers = context_data()["wrappers"]
+    names = set(wrappers["names"])
+    skip_words = set(wrappers["skip_words"])
+    value_options = set(wrappers["value_options"])
+    takes_argument = set(wrappers["takes_argument"])
+    i = 0
+    while i < len(words) and _ASSIGN.match(words[i]):
+        i += 1
+    while i < len(words) and os.path.basename(words[i]) in names:
+        wrapper = os.path.basename(words[i])
+        i += 1
+        positional_taken = wrapper not in takes_argument
+        while i < len(words):
+            word = words[i]
+            if word in value_options:
+                i += 2
+            elif word.startswith("-") or word in skip_words or _ASSIGN.match(word):
+                i += 1
+            elif not positional_taken:
+                positional_taken = True
+                i += 1
+            else:
+                break
+    return words[i:]
+
+
+def _module_target(text: str) -> str:
+    """"pkg.api:app" / "pkg.wsgi:create_app()" / "pkg.api" -> "pkg.api"."""
+    return text.split(":", 1)[0].strip()
+
+
+def command_targets(words: Sequence[str], scripts: Mapping[str, str]) -> list[tuple[Target, str]]:
+    """What a command runs, as (target, detail) pairs; empty when it names no project code."""
+    words = _strip_wrappers(list(words))
+    if not words:
+        return []
+    program = os.path.basename(words[0])
+    rest = words[1:]
+    if program in _SHELLS and "-c" in rest:
+        script = rest[rest.index("-c") + 1] if rest.index("-c") + 1 < len(rest) else ""
+        found: list[tuple[Target, str]] = []
+        for command in _split_shell(script):
+            found += command_targets(command, scripts)
+        return found
+    if _PYTHON.match(program):
+        return _python_targets(rest)
+    if program in scripts:
+        return [(Target("module", _module_target(scripts[program])), scripts[program])]
+    runner = context_data()["runners"].get(program)
+    if runner is None:
+        return []
+    return _runner_targets(runner, rest)
+
+
+def _python_targets(args: Sequence[str]) -> list[tuple[Target, str]]:
+    i = 0
+    while i < len(args):
+        word = args[i]
+        if word == "-m" and i + 1 < len(args):
+            return [(Target("module", args[i + 1]), args[i + 1])]
+        if word.startswith("-m") and len(word) > 2:
+            return [(Target("module", word[2:]), word[2:])]
+        if word == "-c":
+            return []
+        if word in _PY_VALUE_OPTIONS:
+            i += 2
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        return [(Target("file", word), word)]
+    return []
+
+
+def _runner_targets(runner: Mapping[str, Any], args: Sequence[str]) -> list[tuple[Target, str]]:
+    kind = runner["kind"]
+    value_options = set(runner["value_options"])
+    positional: list[str] = []
+    i = 0
+    while i < len(args):
+        word = args[i]
+        name = word.split("=", 1)[0]
+        if kind == "celery" and name in ("-A", "--app"):
+            value, i = _option_value(args, i)
+            return [(Target("module", _module_target(value)), value)] if value else []
+        if word.startswith("-A") and kind == "celery" and len(word) > 2:
+            return [(Target("module", _module_target(word[2:])), word[2:])]
+        if name in value_options:
+            i = _option_value(args, i)[1] if "=" not in word else i + 1
+            continue
+        if word.startswith("-"):
+            i += 1
+            continue
+        positional.append(word)
+        i += 1
+    if kind == "app" and positional:
+        return [(Target("module", _module_target(positional[0])), positional[0])]
+    if kind == "run" and len(positional) > 1 and positional[0] == "run":
+        return [(Target("file", positional[1]), positional[1])]
+    if kind == "file" and positional:
+        path = positional[1] if positional[0] in ("run", "dev") and len(positional) > 1 else positional[0]
+        return [(Target("file", path), path)]
+    return []
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _toml_line(text: str, tables: Sequence[str], key: str) -> int:
+    """Line of `key = ...` inside one of `tables` (tomllib keeps no positions)."""
+    current = ""
+    key_re = re.compile(r'^\s*(?:"' + re.escape(key) + r'"|\'' + re.escape(key) + r"'|" + re.escape(key) + r")\s*=")
+    inline = re.compile(r"\b" + re.escape(key) + r"\s*=")
+    for number, line in enumerate(text.splitlines(), start=1):
+        table = _TABLE.match(line)
+        if table:
+            current = table.group(1).replace('"', "").replace(" ", "")
+            continue
+        if current in tables and key_re.match(line):
+            return number
+        if current in ("project", "tool.poetry") and inline.search(line) and "scripts" in line:
+            return number
+    return 0
+
+
+def pyproject_scripts(pyproject: Mapping[str, Any]) -> dict[str, str]:
+    """Console/GUI script name -> "module:function" from PEP 621 and Poetry tables."""
+    project = pyproject.get("project") or {}
+    scripts: dict[str, str] = {}
+    for table in (project.get("scripts"), project.get("gui-scripts")):
+        if isinstance(table, dict):
+            scripts.update({k: v for k, v in table.items() if isinstance(v, str)})
+    poetry = ((pyproject.get("tool") or {}).get("poetry") or {}).get("scripts") or {}
+    if isinstance(poetry, dict):
+        for name, value in poetry.items():
+            if isinstance(value, str):
+                scripts[name] = value
+            elif (
+                isinstance(value, dict)
+                and isinstance(value.get("reference"), str)
+                and value.get("type", "console") == "console"
+            ):
+                scripts[name] = value["reference"]
+    return scripts
+
+
+def pyproject_entrypoints(text: str, pyproject: Mapping[str, Any]) -> list[Entrypoint]:
+    found = []
+    tables = ("project.scripts", "project.gui-scripts", "tool.poetry.scripts")
+    for name, value in pyproject_scripts(pyproject).items():
+        evidence = Evidence("pyproject.toml", _toml_line(text, tables, name), "entrypoint", value)
+        found.append(Entrypoint(evidence, (Target("module", _module_target(value)),)))
+    return found
+
+
+def _docker_words(value: str) -> list[list[str]]:
+    """An instruction value in exec form (JSON array) or shell form -> simple commands."""
+    text = value.strip()
+    if text.startswith("["):
+        try:
+            words = json.loads(text)
+        except json.JSONDecodeError:
+            words = None
+        if isinstance(words, list) and all(isinstance(w, str) for w in words):
+            return [words]
+    return _split_shell(text)
+
+
+def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str]) -> list[Entrypoint]:
+    """Each stage's effective command: ENTRYPOINT + CMD when both are set, else the one set."""
+    from dockerfile_parse import DockerfileParser  # imports requests: only when a Dockerfile exists
+
+    parser = DockerfileParser(fileobj=io.BytesIO(content), env_replace=False)
+    try:
+        structure = parser.structure
+    except Exception:  # dockerfile-parse raises plain exceptions on odd input
+        return []
+    stages: list[dict[str, dict[str, Any]]] = [{}]
+    for item in structure:
+        instruction = str(item.get("instruction", "")).upper()
+        if instruction == "FROM":
+            stages.append({})
+        elif instruction in ("CMD", "ENTRYPOINT"):
+            stages[-1][instruction] = item
+    found = []
+    for stage in stages:
+        entry, cmd = stage.get("ENTRYPOINT"), stage.get("CMD")
+        if entry is None and cmd is None:
+            continue
+        where = cmd if cmd is not None else entry
+        commands: list[list[str]] = []
+        if entry is not None:
+            entry_cmds = _docker_words(entry["value"])
+            if cmd is not None and len(entry_cmds) == 1 and str(entry["value"]).lstrip().startswith("["):
+                commands.append(entry_cmds[0] + [w for c in _docker_words(cmd["value"]) for w in c])
+            commands += entry_cmds
+        if cmd is not None:
+            commands += _docker_words(cmd["value"])
+        targets: list[tuple[Target, str]] = []
+        for command in commands:
+            targets += command_targets(command, scripts)
+        unique = list(dict.fromkeys(targets))
+        detail = ", ".join(dict.fromkeys(d for _, d in unique)) or str(where["value"]).strip()
+        line = int(where.get("startline", 0)) + 1
+        found.append(Entrypoint(Evidence(rel, line, "entrypoint", detail), tuple(t for t, _ in unique)))
+    return found
+
+
+def procfile_entrypoints(rel: str, text: str, scripts: Mapping[str, str]) -> list[Entrypoint]:
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        name, sep, command = line.partition(":")
+        if not sep or not name.strip() or name.strip().startswith("#"):
+            continue
+        targets: list[tuple[Target, str]] = []
+        for words in _split_shell(command):
+            targets += command_targets(words, scripts)
+        unique = list(dict.fromkeys(targets))
+        detail = ", ".join(dict.fromkeys(d for _, d in unique)) or command.strip()
+        found.append(Entrypoint(Evidence(rel, number, "entrypoint", detail), tuple(t for t, _ in unique)))
+    return found
+
+
+# --------------------------------------------------------------------------- reachability
+
+
+def resolve_file(path: str, declared_in: str, files: Iterable[str]) -> str | None:
+    """A file named in a command -> the project file it is, trying the declaring file's folder
+    and then ever shorter suffixes (`/app/src/app.py` in an image is `src/app.py` here)."""
+    file_set = set(files)
+    clean = path.replace("\\", "/").removeprefix("./")
+    base = declared_in.rpartition("/")[0]
+    candidates = [clean, f"{base}/{clean}" if base else clean]
+    parts = clean.strip("/").split("/")
+    candidates += ["/".join(parts[k:]) for k in range(len(parts))]
+    for candidate in candidates:
+        if candidate in file_set:
+            return candidate
+    return None
+
+
+def start_modules(entrypoints: Iterable[Entrypoint], layout: Layout) -> set[str]:
+    """First-party modules the entrypoints run directly (with their parent packages)."""
+    modules = layout.modules()
+    start: set[str] = set()
+    for entrypoint in entrypoints:
+        for target in entrypoint.targets:
+            if target.kind == "file":
+                rel = resolve_file(target.value, entrypoint.evidence.path, layout.files)
+                if rel is not None:
+                    start.add(layout.module_of(rel))
+                continue
+            name = target.value
+            if name in modules:
+                start.add(name)
+                main = f"{name}.__main__"
+                if main in modules:
+                    start.add(main)
+            elif f"{name}.celery" in modules:
+                start.add(f"{name}.celery")
+    closed = set(start)
+    for name in start:
+        parts = name.split(".")
+        closed.update(".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in modules)
+    return closed
+
+
+def reachable(start: set[str], edges: Mapping[str, set[str]]) -> frozenset[str]:
+    seen = set(start)
+    todo = list(start)
+    while todo:
+        for nxt in edges.get(todo.pop(), ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                todo.append(nxt)
+    return frozenset(seen)
