@@ -9,10 +9,18 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from packaging.metadata import parse_email
 from packaging.utils import canonicalize_name
+
+from depslim.model import InstalledDistribution, InstalledFile
+
+# How a target reads one small metadata file (None when absent), and how it measures the
+# files a RECORD lists: (present files with lstat sizes, count of missing ones).
+ReadFile = Callable[[str], bytes | None]
+Measure = Callable[[Iterable[str]], tuple[list[InstalledFile], int]]
 
 
 @dataclass(frozen=True)
@@ -102,3 +110,40 @@ def is_editable(direct_url_json: bytes | None) -> bool:
 
 def canonical(name: str) -> str:
     return canonicalize_name(name)
+
+
+def build_distribution(site: str, info_dir: str, read: ReadFile, measure: Measure) -> InstalledDistribution | None:
+    """One `.dist-info` / `.egg-info` dir → InstalledDistribution, for any target.
+
+    The environment passes disk reads and `os.lstat`; an image passes its merged layer view.
+    None when there is no usable METADATA (the caller reports it as unmeasured).
+    """
+    is_egg = info_dir.endswith(".egg-info")
+    raw = read(f"{info_dir}/{'PKG-INFO' if is_egg else 'METADATA'}")
+    core = parse_metadata(raw) if raw else None
+    if core is None:
+        return None
+    record = read(f"{info_dir}/{'installed-files.txt' if is_egg else 'RECORD'}")
+    entries = (parse_installed_files(record) if is_egg else parse_record(record)) if record else []
+    base = info_dir if is_egg else site
+    paths = dict.fromkeys(p for p in (resolve_record_path(site, base, e) for e in entries) if p)
+    files, missing = measure(paths)
+    top_level, entry_points, installer = (
+        read(f"{info_dir}/{n}") for n in ("top_level.txt", "entry_points.txt", "INSTALLER")
+    )
+    return InstalledDistribution(
+        name=canonical(core.name),
+        display_name=core.name,
+        version=core.version,
+        site=site,
+        dist_info=info_dir,
+        requires=core.requires,
+        provides_extras=core.provides_extras,
+        top_level=parse_lines(top_level) if top_level else (),
+        files=tuple(files),
+        missing_files=missing,
+        has_record=record is not None,
+        installer=installer.decode("utf-8", "replace").strip() if installer else "",
+        editable=is_editable(read(f"{info_dir}/direct_url.json")),
+        entry_points=parse_console_scripts(entry_points) if entry_points else (),
+    )

@@ -10,7 +10,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from depslim import distinfo
@@ -108,48 +108,22 @@ def _lstat_size(path: str) -> int | None:
         return None
 
 
-def read_distribution(site: str, meta_dir: str) -> InstalledDistribution | None:
-    """One dist-info/egg-info dir on disk → InstalledDistribution with lstat sizes."""
-    is_egg = meta_dir.endswith(".egg-info")
-    raw = _read(os.path.join(meta_dir, "PKG-INFO" if is_egg else "METADATA"))
-    core = distinfo.parse_metadata(raw) if raw else None
-    if core is None:
-        return None
-    record = _read(os.path.join(meta_dir, "installed-files.txt" if is_egg else "RECORD"))
-    entries = (distinfo.parse_installed_files(record) if is_egg else distinfo.parse_record(record)) if record else []
-    base = meta_dir if is_egg else site
+def _measure(paths: Iterable[str]) -> tuple[list[InstalledFile], int]:
+    """lstat every RECORD path: present files with their sizes, and how many are gone."""
     files: list[InstalledFile] = []
     missing = 0
-    seen: set[str] = set()
-    for entry in entries:
-        path = distinfo.resolve_record_path(site, base, entry)
-        if path is None or path in seen:
-            continue
-        seen.add(path)
+    for path in paths:
         size = _lstat_size(path)
         if size is None:
             missing += 1
         else:
             files.append(InstalledFile(path, size))
-    top_level = _read(os.path.join(meta_dir, "top_level.txt"))
-    entry_points = _read(os.path.join(meta_dir, "entry_points.txt"))
-    installer = _read(os.path.join(meta_dir, "INSTALLER"))
-    return InstalledDistribution(
-        name=distinfo.canonical(core.name),
-        display_name=core.name,
-        version=core.version,
-        site=site,
-        dist_info=meta_dir,
-        requires=core.requires,
-        provides_extras=core.provides_extras,
-        top_level=distinfo.parse_lines(top_level) if top_level else (),
-        files=tuple(files),
-        missing_files=missing,
-        has_record=record is not None,
-        installer=installer.decode("utf-8", "replace").strip() if installer else "",
-        editable=distinfo.is_editable(_read(os.path.join(meta_dir, "direct_url.json"))),
-        entry_points=distinfo.parse_console_scripts(entry_points) if entry_points else (),
-    )
+    return files, missing
+
+
+def read_distribution(site: str, meta_dir: str) -> InstalledDistribution | None:
+    """One dist-info/egg-info dir on disk → InstalledDistribution with lstat sizes."""
+    return distinfo.build_distribution(site, meta_dir, _read, _measure)
 
 
 def scan_site_dirs(site_dirs: Sequence[str]) -> list[InstalledDistribution]:

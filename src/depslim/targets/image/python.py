@@ -9,19 +9,14 @@ are the lstat sizes of its RECORD files that exist in the final filesystem, reso
 
 from __future__ import annotations
 
-import configparser
-import csv
-import io
-import json
 import posixpath
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from email.parser import BytesHeaderParser
 
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from depslim import distinfo
 from depslim.model import InstalledDistribution, InstalledFile
 from depslim.targets.image.fs import MergedFS
 from depslim.targets.image.layers import DIR, FILE
@@ -181,45 +176,6 @@ def marker_environment(version: str, platform: str) -> dict[str, str]:
     }
 
 
-def _metadata(raw: bytes) -> tuple[str, str, tuple[str, ...], tuple[str, ...]]:
-    message = BytesHeaderParser().parsebytes(raw)
-    name = str(message.get("Name", "")).strip()
-    version = str(message.get("Version", "")).strip()
-    requires = tuple(str(r).strip() for r in message.get_all("Requires-Dist") or ())
-    extras = tuple(str(e).strip() for e in message.get_all("Provides-Extra") or ())
-    return name, version, requires, extras
-
-
-def _lines(raw: bytes | None) -> list[str]:
-    if not raw:
-        return []
-    return [line.strip() for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
-
-
-def _console_scripts(raw: bytes | None) -> tuple[str, ...]:
-    if not raw:
-        return ()
-    parser = configparser.ConfigParser(delimiters=("=",), interpolation=None, strict=False)
-    parser.optionxform = str  # type: ignore[assignment,method-assign]
-    try:
-        parser.read_string(raw.decode("utf-8", "replace"))
-    except configparser.Error:
-        return ()
-    if not parser.has_section("console_scripts"):
-        return ()
-    return tuple(sorted(parser.options("console_scripts")))
-
-
-def _editable(raw: bytes | None) -> bool:
-    if not raw:
-        return False
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        return False
-    return bool(isinstance(data, dict) and (data.get("dir_info") or {}).get("editable"))
-
-
 def _present(fs: MergedFS, paths: Iterable[str]) -> tuple[list[InstalledFile], int]:
     files: list[InstalledFile] = []
     missing = 0
@@ -238,49 +194,7 @@ def _present(fs: MergedFS, paths: Iterable[str]) -> tuple[list[InstalledFile], i
 
 def read_distribution(fs: MergedFS, site: str, info_dir: str) -> InstalledDistribution | None:
     """One .dist-info / .egg-info dir as an InstalledDistribution (None without metadata)."""
-    is_egg = info_dir.endswith(".egg-info")
-    meta = fs.captured(f"{info_dir}/{'PKG-INFO' if is_egg else 'METADATA'}")
-    if meta is None:
-        return None
-    name, version, requires, extras = _metadata(meta)
-    if not name:
-        return None
-    has_record = True
-    if is_egg:
-        listing = fs.captured(f"{info_dir}/installed-files.txt")
-        if listing is None:
-            has_record, paths = False, []
-        else:
-            paths = [posixpath.normpath(posixpath.join(info_dir, p)) for p in _lines(listing)]
-    else:
-        record = fs.captured(f"{info_dir}/RECORD")
-        if record is None:
-            has_record, paths = False, []
-        else:
-            reader = csv.reader(io.StringIO(record.decode("utf-8", "replace")))
-            paths = [
-                posixpath.normpath(row[0] if row[0].startswith("/") else posixpath.join(site, row[0]))
-                for row in reader
-                if row and row[0]
-            ]
-    files, missing = _present(fs, paths)
-    installer = _lines(fs.captured(f"{info_dir}/INSTALLER"))
-    return InstalledDistribution(
-        name=canonicalize_name(name),
-        display_name=name,
-        version=version,
-        site=site,
-        dist_info=info_dir,
-        requires=requires,
-        provides_extras=extras,
-        top_level=tuple(_lines(fs.captured(f"{info_dir}/top_level.txt"))),
-        files=tuple(files),
-        missing_files=missing,
-        has_record=has_record,
-        installer=installer[0] if installer else "",
-        editable=_editable(fs.captured(f"{info_dir}/direct_url.json")),
-        entry_points=_console_scripts(fs.captured(f"{info_dir}/entry_points.txt")),
-    )
+    return distinfo.build_distribution(site, info_dir, fs.captured, lambda paths: _present(fs, paths))
 
 
 def read_distributions(fs: MergedFS, site_dirs: Iterable[str]) -> list[InstalledDistribution]:
@@ -303,7 +217,7 @@ def dpkg_owned(fs: MergedFS) -> set[str]:
     owned: set[str] = set()
     for path in fs.captured_paths():
         if path.startswith("/var/lib/dpkg/info/") and path.endswith(".list"):
-            owned.update(_lines(fs.captured(path)))
+            owned.update(distinfo.parse_lines(fs.captured(path) or b""))
     return owned
 
 
