@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from io import StringIO
 
 from depslim.model import Finding, TargetInfo
+from depslim.units import human_bytes as human
 
 # Dockerfile rule → image finding codes that measure the same bytes on a built image.
 MEASURED_BY: Mapping[str, tuple[str, ...]] = {
@@ -58,15 +59,6 @@ class AuditTable:
         return max(0, self.current_bytes - self.savings_bytes)
 
 
-def human(n: int | None) -> str:
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:,.0f} {unit}" if unit == "B" else f"{value:,.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
 
 
 def format_savings(finding: Finding, counted: bool = True, note: str = "") -> str:

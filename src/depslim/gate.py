@@ -9,11 +9,11 @@ the Report measured (or the gate says it was not measured).
 from __future__ import annotations
 
 import fnmatch
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from depslim.config import parse_size as config_parse_size
 from depslim.errors import InputError
 from depslim.knowledge import load_data
 from depslim.model import DistributionReport, Evidence, Finding, Report, TargetInfo, Verdict
@@ -42,45 +42,11 @@ UNMEASURED = "unmeasured"
 # Sizes: parsing budgets and printing bytes. Decimal units (1 MB = 10^6 B) like docker and the
 # reference measurements; binary units (MiB, GiB) are accepted when spelled out.
 
-_UNITS = {
-    "": 1,
-    "b": 1,
-    "k": 10**3,
-    "kb": 10**3,
-    "m": 10**6,
-    "mb": 10**6,
-    "g": 10**9,
-    "gb": 10**9,
-    "t": 10**12,
-    "tb": 10**12,
-    "kib": 2**10,
-    "mib": 2**20,
-    "gib": 2**30,
-    "tib": 2**40,
-}
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
 
 
 def parse_size(text: str | int | float) -> int:
-    """'500MB' → 500_000_000. Prefers the shared `depslim.config.parse_size` when present."""
-    try:
-        from depslim.config import parse_size as shared_parse_size  # type: ignore[attr-defined]
-    except ImportError:
-        return _parse_size_local(text)
-    return int(shared_parse_size(text))
-
-
-def _parse_size_local(text: str | int | float) -> int:
-    if isinstance(text, bool):
-        raise ValueError(f"not a size: {text!r}")
-    if isinstance(text, int | float):
-        if text < 0:
-            raise ValueError(f"negative size: {text!r}")
-        return int(text)
-    match = _SIZE_RE.match(text)
-    if not match or match.group(2).lower() not in _UNITS:
-        raise ValueError(f"not a size: {text!r} (use e.g. 500MB, 1.5GB, 800MiB or a byte count)")
-    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+    """'500MB' → 500_000_000, via the one size parser (`depslim.config.parse_size`)."""
+    return int(config_parse_size(text))
 
 
 def format_bytes(size: int | None, *, signed: bool = False) -> str:

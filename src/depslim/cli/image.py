@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,53 +15,11 @@ from typing import Any
 import click
 
 from depslim import __version__
-from depslim.cli.options import emit, output_options
+from depslim.cli.options import emit, output_options, refuse_overwrite
+from depslim.cli.progress import progress_for_terminal
 from depslim.model import SCHEMA_VERSION, Finding
-from depslim.progress import NULL_PROGRESS, Progress
 from depslim.targets.image import ImageTarget, open_image
-
-
-class RichProgress:
-    """Progress on stderr with rich; safe to advance from layer worker threads."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
-
-        self._progress = Progress(
-            TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeElapsedColumn(),
-            console=Console(stderr=True), transient=True,
-        )
-        self._tasks: dict[str, Any] = {}
-
-    def start(self, key: str, description: str, total: int | None = None) -> None:
-        if not self._tasks:
-            self._progress.start()
-        self._tasks[key] = self._progress.add_task(description, total=total)
-
-    def advance(self, key: str, amount: int = 1) -> None:
-        task = self._tasks.get(key)
-        if task is not None:
-            self._progress.advance(task, amount)
-
-    def finish(self, key: str) -> None:
-        task = self._tasks.pop(key, None)
-        if task is not None:
-            self._progress.remove_task(task)
-        if not self._tasks:
-            self._progress.stop()
-
-
-def human(n: int | None) -> str:
-    """Bytes as a short human figure (1000-based like docker; exact bytes stay in JSON)."""
-    if n is None:
-        return "-"
-    value = float(n)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(value) < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{n} B"
+from depslim.units import human_bytes as human
 
 
 def _finding_dict(finding: Finding) -> dict[str, Any]:
@@ -202,8 +159,9 @@ def command(ref: str, platform: str | None, fmt: str, output: Path | None, force
     REF is a docker-archive or oci-archive tar, an OCI layout directory, or an image in the
     Docker engine (docker:NAME[:TAG], or a bare name). Nothing in the image is run.
     """
-    progress: Progress = RichProgress() if sys.stderr.isatty() else NULL_PROGRESS
-    target = open_image(ref, platform=platform, progress=progress)
+    refuse_overwrite(output, force=force)
+    with progress_for_terminal() as progress:
+        target = open_image(ref, platform=platform, progress=progress)
     doc = build_document(target)
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n", output, force=force)

@@ -6,14 +6,23 @@ import contextlib
 from collections.abc import Iterator
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from depslim.progress import NULL_PROGRESS
 from depslim.progress import Progress as ProgressObserver
 
 
 class RichProgress:
-    """Maps the core's start/advance/finish calls onto rich tasks."""
+    """Maps the core's start/advance/finish calls onto rich tasks (rich's Progress is
+    thread-safe, so image layer workers may advance from their threads)."""
 
     def __init__(self, progress: Progress) -> None:
         self._progress = progress
@@ -39,6 +48,12 @@ def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
     if not enabled or not console.is_terminal:
         yield NULL_PROGRESS
         return
-    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True) as progress:
         yield RichProgress(progress)
