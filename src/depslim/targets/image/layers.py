@@ -16,7 +16,7 @@ import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from depslim.errors import ImageFormatError
 
@@ -275,6 +275,7 @@ class _ThreadedInflater:
             self._put(exc)
 
     def read(self, n: int) -> bytes:
+        """Up to `n` bytes; `read(0)` only refills the buffer (used by `discard`)."""
         if self._pos >= len(self._buf):
             if self._done:
                 return b""
@@ -289,6 +290,19 @@ class _ThreadedInflater:
         out = self._buf[self._pos : self._pos + n]
         self._pos += len(out)
         return out
+
+    def discard(self, n: int) -> int:
+        """Drop the next `n` bytes without copying them (skipping file contents is the hot path)."""
+        left = n
+        while left > 0:
+            if self._pos >= len(self._buf):
+                if not self.read(0) and self._done:
+                    break
+                continue
+            step = min(left, len(self._buf) - self._pos)
+            self._pos += step
+            left -= step
+        return n - left
 
     def close(self) -> None:
         self._stop.set()
@@ -479,6 +493,13 @@ class TarWalker:
             if got < n:
                 raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
             return
+        discard = getattr(self._source, "discard", None)
+        if discard is not None:
+            got = discard(n)
+            self.offset += got
+            if got < n:
+                raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
+            return
         while n > 0:
             chunk = self._source.read(min(MiB, n) if n < MiB else MiB)
             if not chunk:
@@ -650,7 +671,22 @@ class _Guarded:
 
     def read(self, n: int) -> bytes:
         data = self._inner.read(n)
-        self.produced += len(data)
+        self._account(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        # `discard` exists only when the inner stream can drop bytes without copying them.
+        if name == "discard" and hasattr(self._inner, "discard"):
+            return self._discard
+        raise AttributeError(name)
+
+    def _discard(self, n: int) -> int:
+        got: int = self._inner.discard(n)  # type: ignore[attr-defined]
+        self._account(got)
+        return got
+
+    def _account(self, produced: int) -> None:
+        self.produced += produced
         lim = self._limits
         if self.produced > lim.max_layer_bytes:
             raise ImageFormatError(
@@ -661,7 +697,6 @@ class _Guarded:
                 self._archive,
                 f"layer inflates more than {lim.max_ratio}x (decompression bomb?)",
             )
-        return data
 
 
 def scan_layer(
