@@ -49,7 +49,9 @@ def summary(report: Report) -> Table:
         )
     table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
     if report.project:
-        table.add_row("runtime closure", human_bytes(s.runtime_bytes))
+        kept_installed = any(d.installed and d.verdict in KEEP_VERDICTS for d in report.distributions)
+        closure = human_bytes(s.runtime_bytes) if kept_installed else "not measured (no runtime package installed here)"
+        table.add_row("runtime closure", closure)
     table.add_row("findings", f"{s.findings} ({s.problems} import problems)")
     return table
 
