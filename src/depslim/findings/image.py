@@ -228,7 +228,13 @@ class _Builder:
         owned = {f.path for d in self.analysis.distributions for f in d.files}
         pycache_roots: list[str] = []
         tests: dict[str, list[str]] = {}
-        for path, (kind, size, layer, _link) in self.fs.walk("/"):
+        names_re, paths_re = _secret_patterns()
+        names_match, paths_match = names_re.match, paths_re.match
+        exclude_in_site = secrets["exclude_in_site"]
+        # every node of the merged tree is reachable from "/" (a removal drops whole subtrees),
+        # so iterating the table directly is the same set as `walk("/")` without the stack;
+        # order never mattered (children are sets) and every result below is sorted
+        for path, (kind, size, layer, _link) in self.fs.nodes.items():
             name = path.rpartition("/")[2]
             if kind == DIR:
                 if name in pycache_names:
@@ -245,20 +251,15 @@ class _Builder:
                 self.add("model-weights", path, size, [self.layer_evidence(path, layer)],
                          {"layer": layer, "instruction": self.analysis.instruction(layer), "bytes": size},
                          roots=[path])
-            if kind != HARDLINK and self._is_secret(path, name, secrets, secret_excl, sites):
+            if kind != HARDLINK and (names_match(name) or paths_match(path)) and not (
+                path.startswith(secret_excl) or (exclude_in_site and path.startswith(sites))
+            ):  # a secret by name or path, outside the excluded prefixes (runs for every file)
                 self.add("secret-file", path, size, [self.layer_evidence(path, layer)],
                          {"layer": layer, "instruction": self.analysis.instruction(layer), "bytes": size},
                          roots=[path])
         self._aggregate("pycache", "__pycache__", _outermost(pycache_roots))
         for site, roots in sorted(tests.items()):
             self._aggregate("site-packages-tests", site, _outermost(roots))
-
-    def _is_secret(self, path: str, name: str, secrets: Mapping[str, Any], excl: tuple[str, ...],
-                   sites: tuple[str, ...]) -> bool:
-        names, paths = _secret_patterns()
-        if not (names.match(name) or paths.match(path)):
-            return False
-        return not (path.startswith(excl) or (secrets["exclude_in_site"] and path.startswith(sites)))
 
     def _aggregate(self, code: str, subject: str, roots: list[str]) -> None:
         total, by_layer, dirs = 0, {}, []
