@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
-from depslim.errors import InputError
+from depslim.errors import DepslimError, InputError
 
 
 def _config(root: Path) -> dict[str, Any]:
     """Lock defaults from `[tool.depslim]` / `[tool.depslim.lock]`: python, platform, lock-backend."""
     if not any((root / name).is_file() for name in ("depslim.toml", "pyproject.toml")):
         return {}  # skip importing the config machinery: it is most of this command's start-up
+    if not (root / "depslim.toml").is_file() and not _has_depslim_table(root / "pyproject.toml"):
+        return {}  # a project's pyproject.toml without [tool.depslim]: load_config would find nothing either
     from depslim.config import load_config
 
     config = load_config(root)
     return {key: config.get(key, "lock") for key in ("python", "platform", "lock-backend", "image")
             if config.get(key, "lock") is not None}
+
+
+def _has_depslim_table(pyproject: Path) -> bool:
+    """False only when `pyproject` is valid TOML with no [tool.depslim]: then there is no config.
+
+    The common case (`depslim lock` in a project root) costs a tomllib parse instead of the
+    config machinery's imports (~0.1 s, before the resolver can start). Anything else, including
+    a file load_config would refuse, goes to load_config, which reports it as it always did.
+    """
+    import tomllib
+
+    try:
+        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return True
+    tool = data.get("tool", {})
+    return isinstance(tool, dict) and "depslim" in tool
 
 
 def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
@@ -28,6 +49,21 @@ def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str |
     info = open_target(AnalyzeOptions(image=image, platform=plat)).info()
     found = ".".join(info.python_version.split(".")[:2]) if info.python_version else None
     return python or found, plat or info.platform or None
+
+
+def _plain_stderr() -> bool:
+    """True when rich would see stderr as a plain file or pipe (no spinner, no colour).
+
+    Then the success lines are written with click and rich is never imported: its import is a
+    measurable share of this command's overhead over the bare resolver. Whenever rich might
+    decide otherwise (a tty, or its FORCE_COLOR / TTY_* overrides), rich prints as it always did.
+    """
+    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
 
 
 def _default_inputs(root: Path) -> list[Path]:
@@ -53,9 +89,6 @@ def _default_inputs(root: Path) -> list[Path]:
 def command(inputs: tuple[Path, ...], backend: str | None, python_version: str | None, plat: str | None,
             image: str | None, fmt: str, check: bool, upgrade: bool, force: bool) -> None:
     """Lock requirements-base.txt (and requirements-dev.txt) into hash-pinned *.lock.txt files."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from depslim.generate.lock import (
         LockOptions,
         LockResult,
@@ -64,11 +97,11 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         default_output,
         includes,
         read_inputs,
+        resolve_target,
         write_lock,
     )
     from depslim.generate.stamp import check_overwrite
 
-    console = Console(stderr=True, highlight=False)
     config = _config(Path.cwd())
     image = image or config.get("image")
     if image and not (python_version and plat):
@@ -82,6 +115,10 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
     )
     paths = list(inputs) or _default_inputs(Path.cwd())
     if check:
+        from rich.console import Console
+        from rich.markup import escape
+
+        console = Console(stderr=True, highlight=False)
         problems = [p for path in paths for p in check_lock(path, options=options)]
         for problem in problems:
             console.print(f"[yellow]stale:[/] {escape(problem)}")
@@ -91,22 +128,39 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         return
     for path in paths:  # refuse early: a hand-edited lock should not cost a resolution first
         check_overwrite(default_output(path), None, force=force)
+    try:
+        resolve_target(options)
+    except DepslimError:
+        read_inputs(paths[0])  # a bad first input is reported before a bad target, as always
+        raise
+    console = None
+    if not _plain_stderr():
+        from rich.console import Console
+
+        console = Console(stderr=True, highlight=False)
     results: list[LockResult] = []
     for path in paths:  # resolve everything first, then write
-        spec = read_inputs(path)
-        # a file that includes an input locked in this run is constrained to that lock's pins
-        constraints = [pin for done in results if includes(spec, done.input) for pin in done.pins]
-        if console.is_terminal:
+        # a file that includes an input locked in this run is constrained to that lock's pins;
+        # the first file needs no such check, so compute_lock reads it while the resolver runs
+        spec = read_inputs(path) if results else None
+        constraints = [pin for done in results if spec is not None and includes(spec, done.input)
+                       for pin in done.pins]
+        if console is not None and console.is_terminal:
             with console.status(f"locking {path} with {options.backend}…"):
-                results.append(compute_lock(path, options=options, constraints=constraints))
+                results.append(compute_lock(path, options=options, constraints=constraints, spec=spec))
         else:
-            results.append(compute_lock(path, options=options, constraints=constraints))
+            results.append(compute_lock(path, options=options, constraints=constraints, spec=spec))
     for result in results:  # refuse before anything is replaced
         check_overwrite(result.output, result.text, force=force)
         if result.pylock_path is not None:
             check_overwrite(result.pylock_path, result.pylock_text, force=force)
     for result in results:
         for written in write_lock(result, force=force):
-            console.print(f"wrote {escape(str(written))} ({len(result.pins)} pins, "
-                          f"{sum(len(p.hashes) for p in result.pins)} hashes; Python {result.python_version} "
-                          f"on {result.platform}, {result.backend})")
+            summary = (f"({len(result.pins)} pins, {sum(len(p.hashes) for p in result.pins)} hashes; "
+                       f"Python {result.python_version} on {result.platform}, {result.backend})")
+            if console is None:
+                click.echo(f"wrote {written} {summary}", err=True)
+            else:
+                from rich.markup import escape
+
+                console.print(f"wrote {escape(str(written))} {summary}")

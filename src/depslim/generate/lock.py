@@ -12,28 +12,33 @@ Why depslim renders the lock itself instead of keeping the backend's file:
 The backend runs in a private temporary directory; the lock is rendered only after the
 resolution succeeded and is then replaced atomically, so a failed run leaves the old lock as
 it was. Core code: no printing, no exiting; errors are `LockError`/`InputError`.
+
+Start-up matters: the command's own overhead is measured against the bare resolver. So
+`packaging` (the largest import here) is imported by the functions that parse, and
+`compute_lock` starts the resolver before it reads and validates the inputs, so reading them,
+and importing `packaging` for that, happen while the resolver waits on the network.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from packaging.markers import InvalidMarker, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
+from typing import TYPE_CHECKING
 
 from depslim.errors import InputError, LockError
 from depslim.generate.stamp import check_overwrite, is_intact, split_stamp, stamp
 from depslim.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:  # imported where used: packaging is most of this module's import time
+    from packaging.requirements import Requirement
 
 BACKENDS = ("pip-tools", "uv")
 COMPILE_COMMAND = "depslim lock"
@@ -107,6 +112,8 @@ class InputSpec:
 
     @property
     def digest(self) -> str:
+        import hashlib
+
         return hashlib.sha256(self.normalized.encode()).hexdigest()
 
 
@@ -218,11 +225,14 @@ def _split_option(line: str) -> tuple[str, str]:
     return line[:2], line[2:].strip()
 
 
-_LOCAL = re.compile(r"^(\.{1,2}[/\\]|/|~|[A-Za-z]:[/\\]|file:)")
+# patterns as strings, compiled (and cached) by `re` on first use: not at import, before the resolver starts
+_LOCAL = r"^(\.{1,2}[/\\]|/|~|[A-Za-z]:[/\\]|file:)"
 
 
 def read_inputs(path: Path) -> InputSpec:
     """Read an input file and what it includes; refuse what cannot be hash-locked."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
     root = path.parent.resolve()
     options: list[str] = []
     reqs: list[tuple[Requirement, str, int]] = []
@@ -255,7 +265,7 @@ def read_inputs(path: Path) -> InputSpec:
                 if option not in _CARRIED:
                     raise InputError(rel, f"unsupported option {option!r} in a lock input", number)
                 carried = _CARRIED[option] if option in _FLAGS else f"{_CARRIED[option]} {value}"
-                if _CARRIED[option] == "--find-links" and _LOCAL.match(value) and not value.startswith("file:"):
+                if _CARRIED[option] == "--find-links" and re.match(_LOCAL, value) and not value.startswith("file:"):
                     # relative find-links dirs stay relative to the lock's directory
                     carried = f"--find-links {os.path.relpath(resolved.parent / value, root)}"
                 if carried not in options:
@@ -263,7 +273,7 @@ def read_inputs(path: Path) -> InputSpec:
                 norm.append(carried)
                 continue
             line_req = re.sub(r"\s--hash[=\s]\S+", "", line).strip()
-            if _LOCAL.match(line_req):
+            if re.match(_LOCAL, line_req):
                 raise InputError(rel, f"local path {line_req!r} cannot go into a portable hash-pinned lock; "
                                  "publish it to an index or install it separately", number)
             try:
@@ -286,6 +296,8 @@ def read_inputs(path: Path) -> InputSpec:
 
 def inputs_digest(spec: InputSpec, python: str, plat: str) -> str:
     """Digest of the normalised inputs and the target: what `--check` compares."""
+    import hashlib  # not at the top: loading OpenSSL is start-up time spent before the resolver starts
+
     blob = f"{spec.normalized}\npython={python}\nplatform={plat}\n"
     return hashlib.sha256(blob.encode()).hexdigest()
 
@@ -323,12 +335,12 @@ def backend_command(backend: str, input_name: str, out: Path, python: str, plat:
     ]
 
 
-_CRED = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@", re.IGNORECASE)
+_CRED = r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@"
 
 
 def redact(text: str) -> str:
     """Hide userinfo in URLs (error messages echo the expanded index URL)."""
-    return _CRED.sub(r"\g<scheme>***@", text)
+    return re.sub(_CRED, r"\g<scheme>***@", text)
 
 
 _UNREACHABLE = ("NewConnectionError", "Connection refused", "Failed to establish", "Max retries exceeded",
@@ -350,33 +362,77 @@ def _failure_line(backend: str, stderr: str) -> str:
     return redact(line)
 
 
+class BackendRun:
+    """A resolver started in a private temp dir; `result()` waits for it and returns its output.
+
+    Starting and waiting are separate so the caller can do its own work (read and validate the
+    inputs) while the resolver runs, instead of before it. `cancel()` stops it (e.g. when the
+    inputs turn out to be bad); either way the temp dir is removed.
+    """
+
+    def __init__(self, backend: str, input_path: Path, python: str, plat: str, *, previous: str | None,
+                 options: LockOptions, constraints: Sequence[Pin] = ()) -> None:
+        self.backend, self.input_path, self.timeout = backend, input_path, options.timeout
+        env = dict(options.env if options.env is not None else os.environ)
+        env["CUSTOM_COMPILE_COMMAND"] = COMPILE_COMMAND  # pip-tools reads its header command from here
+        self._tmp = tempfile.TemporaryDirectory(prefix="depslim-lock-")
+        try:
+            self._out = Path(self._tmp.name) / "out.txt"
+            if previous is not None and not options.upgrade:
+                self._out.write_text(previous, encoding="utf-8")  # existing pins are preferences for both tools
+            cmd = backend_command(backend, input_path.name, self._out, python, plat)
+            if constraints:  # e.g. the base lock's pins when locking the dev file that includes it
+                pinned = Path(self._tmp.name) / "constraints.txt"
+                pinned.write_text("".join(f"{p.requirement}\n" for p in constraints), encoding="utf-8")
+                cmd[-1:-1] = ["--constraint", str(pinned)]
+            try:
+                self._proc = subprocess.Popen(cmd, cwd=input_path.parent, env=env, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True)
+            except FileNotFoundError as exc:
+                raise LockError(f"{backend} could not be started: {exc.strerror}: {cmd[0]}") from None
+            self._deadline = time.monotonic() + options.timeout
+        except BaseException:
+            self._tmp.cleanup()
+            raise
+
+    def result(self) -> str:
+        """Wait (within the timeout) and return the resolver's output text."""
+        try:
+            try:
+                stdout, stderr = self._proc.communicate(timeout=max(0.0, self._deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._stop()
+                raise LockError(f"{self.input_path.name}: {self.backend} did not finish within "
+                                f"{self.timeout:.0f} s") from None
+            except BaseException:  # e.g. Ctrl-C: do not leave the resolver running
+                self._stop()
+                raise
+            if self._proc.returncode != 0 or not self._out.is_file():
+                raise LockError(f"{self.input_path.name}: {self.backend} could not lock: "
+                                f"{_failure_line(self.backend, stderr + stdout)}")
+            return self._out.read_text(encoding="utf-8")
+        finally:
+            self._tmp.cleanup()
+
+    def cancel(self) -> None:
+        """Stop the resolver and remove its temp dir."""
+        try:
+            self._stop()
+        finally:
+            self._tmp.cleanup()
+
+    def _stop(self) -> None:
+        self._proc.kill()
+        self._proc.communicate()
+
+
 def run_backend(
     backend: str, spec: InputSpec, input_path: Path, python: str, plat: str,
     *, previous: str | None, options: LockOptions, constraints: Sequence[Pin] = (),
 ) -> str:
     """Run the resolver in a private temp dir and return its raw output text."""
-    env = dict(options.env if options.env is not None else os.environ)
-    env["CUSTOM_COMPILE_COMMAND"] = COMPILE_COMMAND  # pip-tools reads its header command from here
-    with tempfile.TemporaryDirectory(prefix="depslim-lock-") as tmp:
-        out = Path(tmp) / "out.txt"
-        if previous is not None and not options.upgrade:
-            out.write_text(previous, encoding="utf-8")  # existing pins are preferences for both tools
-        cmd = backend_command(backend, input_path.name, out, python, plat)
-        if constraints:  # e.g. the base lock's pins when locking the dev file that includes it
-            pinned = Path(tmp) / "constraints.txt"
-            pinned.write_text("".join(f"{p.requirement}\n" for p in constraints), encoding="utf-8")
-            cmd[-1:-1] = ["--constraint", str(pinned)]
-        try:
-            done = subprocess.run(cmd, cwd=input_path.parent, env=env, capture_output=True, text=True,
-                                  timeout=options.timeout, check=False)
-        except FileNotFoundError as exc:
-            raise LockError(f"{backend} could not be started: {exc.strerror}: {cmd[0]}") from None
-        except subprocess.TimeoutExpired:
-            raise LockError(f"{input_path.name}: {backend} did not finish within {options.timeout:.0f} s") from None
-        if done.returncode != 0 or not out.is_file():
-            raise LockError(f"{input_path.name}: {backend} could not lock: "
-                            f"{_failure_line(backend, done.stderr + done.stdout)}")
-        return out.read_text(encoding="utf-8")
+    return BackendRun(backend, input_path, python, plat, previous=previous, options=options,
+                      constraints=constraints).result()
 
 
 # --------------------------------------------------------------------------- parse & render
@@ -384,17 +440,21 @@ def run_backend(
 
 def parse_compiled(text: str, source: str) -> tuple[Pin, ...]:
     """Pins from a pip-compile / uv / depslim lock; every entry must be pinned and hashed."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
     pins: dict[str, Pin] = {}
     current: str | None = None
-    raw_lines = text.splitlines()
     joined: list[str] = []
-    buf = ""
-    for raw in raw_lines:  # join continuations, keep comment lines for "# via"
-        if raw.rstrip().endswith("\\"):
-            buf += raw.rstrip()[:-1] + " "
+    buf: list[str] = []  # pieces of a continued line (a list: a pin's dozens of hash lines, joined once)
+    for raw in text.splitlines():  # join continuations, keep comment lines for "# via"
+        trimmed = raw.rstrip()
+        if trimmed.endswith("\\"):
+            buf += (trimmed[:-1], " ")
             continue
-        joined.append(buf + raw)
-        buf = ""
+        buf.append(raw)
+        joined.append("".join(buf))
+        buf.clear()
     for line in joined:
         stripped = line.strip()
         if not stripped:
@@ -449,8 +509,8 @@ def _with_via(pin: Pin, items: tuple[str, ...]) -> Pin:
     return Pin(pin.name, pin.requirement, pin.version, pin.hashes, tuple(dict.fromkeys((*pin.via, *items))))
 
 
-_HEADER_INPUTS = re.compile(r"^# inputs sha256=([0-9a-f]{64})$", re.MULTILINE)
-_HEADER_TARGET = re.compile(r"^# target: Python (\S+) on (\S+)", re.MULTILINE)
+_HEADER_INPUTS = r"(?m)^# inputs sha256=([0-9a-f]{64})$"
+_HEADER_TARGET = r"(?m)^# target: Python (\S+) on (\S+)"
 
 
 def render_lock(spec: InputSpec, input_name: str, pins: Sequence[Pin], python: str, plat: str,
@@ -481,36 +541,55 @@ def render_lock(spec: InputSpec, input_name: str, pins: Sequence[Pin], python: s
 
 
 def compute_lock(input_path: Path, output: Path | None = None, options: LockOptions = LockOptions(),
-                 progress: Progress = NULL_PROGRESS, *, constraints: Sequence[Pin] = ()) -> LockResult:
+                 progress: Progress = NULL_PROGRESS, *, constraints: Sequence[Pin] = (),
+                 spec: InputSpec | None = None) -> LockResult:
     """Resolve one input with the chosen backend and render the lock (nothing written).
 
     `constraints` are pins the result must agree with (the base lock's, when locking a dev file
     that includes the base), so one package never gets two versions across base and dev locks.
+    `spec` is `read_inputs(input_path)` when the caller already has it.
+
+    The resolver starts first and the inputs are read and validated while it runs (it only
+    needs the file's name); a bad input stops it and raises the same error as before, and an
+    error starting it is raised only after the inputs were found valid, as if they were read first.
     """
     python, plat = resolve_target(options)
-    spec = read_inputs(input_path)
     output = output or default_output(input_path)
     previous = None
     if output.is_file():
         with _suppress_decode():
             text = output.read_text(encoding="utf-8")
             previous = split_stamp(text)[1] if is_intact(text) else None
+    if spec is None and not input_path.is_file():
+        read_inputs(input_path)  # raises the usual "no such file"; nothing to start a resolver on
+    try:
+        run = BackendRun(options.backend, input_path, python, plat, previous=previous, options=options,
+                         constraints=constraints)
+    except Exception:
+        if spec is None:
+            read_inputs(input_path)  # a bad input is reported before a backend problem
+        raise
+    try:
+        if spec is None:
+            spec = read_inputs(input_path)
+        digest = inputs_digest(spec, python, plat)  # also while the resolver runs
+        if options.pylock:  # its imports (urllib, ssl, http) too
+            from depslim.generate.pylock import render_pylock
+    except BaseException:
+        run.cancel()
+        raise
     key = f"lock:{input_path.name}"
     progress.start(key, f"locking {input_path.name} with {options.backend}", None)
     try:
-        raw = run_backend(options.backend, spec, input_path, python, plat, previous=previous, options=options,
-                          constraints=constraints)
+        raw = run.result()
     finally:
         progress.finish(key)
     pins = tuple(_drop_temp_via(p) for p in parse_compiled(raw, f"{input_path.name} ({options.backend} output)"))
     if not pins:
         raise LockError(f"{input_path.name}: nothing to lock (no requirements)")
-    digest = inputs_digest(spec, python, plat)
     text = render_lock(spec, input_path.name, pins, python, plat, options.backend, digest)
     pylock_path = pylock_text = None
     if options.pylock:
-        from depslim.generate.pylock import render_pylock
-
         pylock_path = default_pylock(input_path)
         pylock_text = render_pylock(pins, spec, python, plat, env=options.env)
     return LockResult(input_path, output, pins, text, digest, python, plat, options.backend,
@@ -539,14 +618,17 @@ def write_lock(result: LockResult, *, force: bool = False) -> list[Path]:
 
 def check_lock(input_path: Path, output: Path | None = None, options: LockOptions = LockOptions()) -> list[str]:
     """Why the lock is stale against its inputs (empty list: fresh). No resolver runs."""
+    from packaging.markers import InvalidMarker, UndefinedEnvironmentName
+    from packaging.utils import canonicalize_name
+
     output = output or default_output(input_path)
     if not output.is_file():
         return [f"{output}: missing (run `depslim lock`)"]
     text = output.read_text(encoding="utf-8")
     if not is_intact(text):
         return [f"{output}: edited by hand or not written by depslim (stamp does not match)"]
-    target = _HEADER_TARGET.search(text)
-    recorded = _HEADER_INPUTS.search(text)
+    target = re.search(_HEADER_TARGET, text)
+    recorded = re.search(_HEADER_INPUTS, text)
     python = options.python_version or (target.group(1) if target else running_python())
     plat = options.platform or (target.group(2) if target else running_platform())
     spec = read_inputs(input_path)

@@ -7,7 +7,6 @@ overwrite it without --force. A file with no stamp was not written by depslim at
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from depslim.errors import WriteRefused
@@ -16,6 +15,8 @@ MARK = "depslim: generated sha256="
 
 
 def _digest(body: str) -> str:
+    import hashlib  # here, not at the top: loading OpenSSL is a measurable part of `depslim lock` start-up
+
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
