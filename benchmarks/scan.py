@@ -32,6 +32,7 @@ import sys
 import tarfile
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -74,10 +75,12 @@ def fetch_sdist() -> Path:
     archive = WORK / name
     if not archive.exists():
         try:
-            with urllib.request.urlopen(f"https://pypi.org/pypi/{PACKAGE}/json", timeout=60) as resp:
+            index = f"https://pypi.org/pypi/{PACKAGE}/json"
+            with urllib.request.urlopen(index, timeout=60) as resp:
                 info = json.load(resp)
             sdist = next(u for u in info["releases"][VERSION] if u["packagetype"] == "sdist")
-            with urllib.request.urlopen(sdist["url"], timeout=300) as resp:
+            # some mirrors answer with URLs relative to the JSON document
+            with urllib.request.urlopen(urllib.parse.urljoin(index, sdist["url"]), timeout=300) as resp:
                 data = resp.read()
             if hashlib.sha256(data).hexdigest() != sdist["digests"]["sha256"]:
                 raise SystemExit(f"{name}: sha256 does not match PyPI's")
@@ -94,6 +97,16 @@ def fetch_sdist() -> Path:
         with tarfile.open(archive) as tar:
             tar.extractall(WORK, filter="data")
     return tree
+
+
+def console_script(name: str) -> str | None:
+    """The console script installed beside this interpreter, not a wrapper found on PATH.
+
+    Version-manager shims (pyenv's are bash scripts) add ~0.1 s of their own to every run,
+    which would be charged to whichever tool goes through them.
+    """
+    here = Path(sys.executable).parent / name
+    return str(here) if here.is_file() else shutil.which(name)
 
 
 def run(cmd: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> tuple[float, float, float]:
@@ -133,11 +146,11 @@ def main() -> None:
     size_mb = sum(f.stat().st_size for f in files) / 1e6
     requirements = WORK / "deptry-requirements.txt"
     requirements.write_text("\n".join(DIFFUSERS_REQUIRES) + "\n")
-    deptry = shutil.which("deptry")
+    deptry = console_script("deptry")
     if deptry is None:
         subprocess.run([sys.executable, "-m", "pip", "install", "deptry"], check=True)
-        deptry = shutil.which("deptry") or "deptry"
-    depslim = shutil.which("depslim")
+        deptry = console_script("deptry") or "deptry"
+    depslim = console_script("depslim")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     # Byte-compile once, as an installed package would be: warm runs must not measure compilation.
     subprocess.run([sys.executable, "-c", "import depslim.imports, depslim.core, depslim.cli.analyze"], env=env)

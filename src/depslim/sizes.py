@@ -8,7 +8,7 @@ file only when every distribution that lists it goes too.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from depslim.graph import Graph
@@ -26,18 +26,29 @@ class SizeTable:
 
     def __init__(self, dists: Sequence[InstalledDistribution], graph: Graph, roots: Iterable[str]) -> None:
         self._graph = graph
-        owners: dict[str, set[str]] = defaultdict(set)
+        # Most files have one owner: keep a name per path, and a set only for the few shared
+        # paths (a set per file was most of this table's cost on a 100k-file environment).
+        owner: dict[str, str] = {}
+        shared: dict[str, set[str]] = {}
         sizes: dict[str, int] = {}
-        for dist in dists:
-            for f in dist.files:
-                owners[f.path].add(dist.name)
-                sizes[f.path] = f.size
-        self._owners = {path: frozenset(names) for path, names in owners.items()}
-        self._file_size = sizes
         files_of: dict[str, list[str]] = defaultdict(list)
-        for path, names in self._owners.items():
-            for name in names:
-                files_of[name].append(path)
+        for dist in dists:
+            name = dist.name
+            mine = files_of[name]
+            for f in dist.files:
+                path = f.path
+                first = owner.setdefault(path, name)
+                if first != name:
+                    holders = shared.setdefault(path, {first})
+                    if name in holders:
+                        continue  # the same dist listing a path twice
+                    holders.add(name)
+                elif path in sizes:
+                    continue
+                mine.append(path)
+                sizes[path] = f.size
+        self._shared = {path: frozenset(names) for path, names in shared.items()}
+        self._file_size = sizes
         self._files_of = files_of
         self._names = {d.name for d in dists}
         self._roots = frozenset(r for r in roots if r in self._names) | frozenset(
@@ -46,7 +57,7 @@ class SizeTable:
         self._per_dist = {
             name: DistSize(
                 size_bytes=sum(sizes[p] for p in files_of.get(name, ())),
-                shared_bytes=sum(sizes[p] for p in files_of.get(name, ()) if len(self._owners[p]) > 1),
+                shared_bytes=sum(sizes[p] for p in files_of.get(name, ()) if p in self._shared),
             )
             for name in self._names
         }
@@ -71,8 +82,17 @@ class SizeTable:
     def bytes_of(self, names: Iterable[str]) -> int:
         """Bytes of files owned only by distributions within `names`."""
         group = set(names)
-        paths = {p for n in group for p in self._files_of.get(n, ())}
-        return sum(self._file_size[p] for p in paths if self._owners[p] <= group)
+        shared = self._shared
+        total = 0
+        seen_shared: set[str] = set()
+        for name in group:
+            for p in self._files_of.get(name, ()):
+                if p not in shared:
+                    total += self._file_size[p]  # its only owner is in the group
+                elif p not in seen_shared and shared[p] <= group:
+                    seen_shared.add(p)
+                    total += self._file_size[p]
+        return total
 
     def retained(self, names: Iterable[str]) -> int:
         """What removing `names` frees, in bytes."""
@@ -82,6 +102,3 @@ class SizeTable:
         if name not in self._retained_cache:
             self._retained_cache[name] = self.retained([name])
         return self._retained_cache[name]
-
-    def owners(self) -> Mapping[str, frozenset[str]]:
-        return self._owners

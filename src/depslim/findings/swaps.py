@@ -282,7 +282,8 @@ def _swap_finding(rule: SwapRule, ctx: AnalysisContext, condition: ConditionResu
     index_lines = [f"--extra-index-url {rule.index_url}"] if rule.index_url else []
     fix = f"replace {from_text} with {to_text}" + (f" (add `{index_lines[0]}`)" if index_lines else "")
     evidence = [Evidence(d.location.path, d.location.line, "declared", d.requirement) for d in declared]
-    evidence.append(Evidence("", 0, "rule", f"checked: no {condition.checked}"))
+    evidence.append(Evidence("", 0, "rule", f"checked: no {condition.checked}" if rule.held_back_by
+                             else "no code condition: the rule applies whenever the package is present"))
     evidence += [Evidence(e.path, e.line, "rule", f"ignored (not runtime): {e.detail}") for e in condition.ignored]
     evidence += [Evidence("", 0, "metadata", r) for r in reasons]
     evidence += [Evidence("", 0, "measurement", h) for h in saving.how]
