@@ -17,12 +17,14 @@ from depslim.model import (
     DeclaredSet,
     Evidence,
     ImportRef,
+    InstalledDistribution,
+    InstalledFile,
     Location,
     ScanResult,
     Signal,
     Verdict,
 )
-from depslim.sizes import SizeTable
+from depslim.sizes import DistSize, SizeTable
 from depslim.targets.environment import EnvironmentTarget
 
 
@@ -120,6 +122,28 @@ def test_sizes_count_shared_files_once_and_retain_exclusive_closure(venv: Path) 
     assert table.retained(["full-pkg"]) == by_name["full-pkg"].size_bytes - shared
     # Removing both frees the shared file and common too.
     assert table.freed(["full-pkg", "skinny-pkg"]) == {"full-pkg", "skinny-pkg", "common"}
+
+
+def test_sizes_three_owners_of_one_folder_like_mlflow() -> None:
+    """mlflow, mlflow-skinny and mlflow-tracing all list mlflow/: freed only when all three go."""
+    def dist(name: str, files: dict[str, int], requires: tuple[str, ...] = ()) -> InstalledDistribution:
+        return InstalledDistribution(name, name, "1", "/sp", f"/sp/{name}-1.dist-info", requires=requires,
+                                     files=tuple(InstalledFile(p, n) for p, n in files.items()))
+
+    common = {"/sp/mlflow/__init__.py": 100, "/sp/mlflow/tracking.py": 1000}
+    full = dist("mlflow", {**common, "/sp/mlflow/server/app.py": 5000}, ("mlflow-skinny",))
+    skinny = dist("mlflow-skinny", {**common, "/sp/mlflow/skinny.txt": 7}, ("mlflow-tracing",))
+    tracing = dist("mlflow-tracing", {**common, "/sp/mlflow/tracing.txt": 3})
+    dists = [full, skinny, tracing]
+    table = SizeTable(dists, build_graph(dists, {}), roots=["mlflow"])
+    assert table.total_bytes == 100 + 1000 + 5000 + 7 + 3
+    assert table.of("mlflow") == DistSize(6100, 1100)
+    assert table.of("mlflow-tracing").shared_bytes == 1100
+    # mlflow alone frees mlflow and what only it needs (its closure): all three, so everything.
+    assert table.retained(["mlflow"]) == table.total_bytes
+    # the shared folder stays while any owner stays
+    assert table.bytes_of(["mlflow", "mlflow-skinny"]) == 5000 + 7
+    assert table.bytes_of(["mlflow-tracing"]) == 3
 
 
 def _ref(module: str, path: str, line: int, context: Context = Context.RUNTIME, **flags: bool) -> ImportRef:

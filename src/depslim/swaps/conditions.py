@@ -8,7 +8,6 @@ state "checked: no torch.cuda / .cuda() in runtime code (12 files)".
 from __future__ import annotations
 
 import re
-import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -55,7 +54,7 @@ def module_matches(prefix: str, module: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
-_BY_TOP: weakref.WeakKeyDictionary[ScanResult, dict[str, list[ImportRef]]] = weakref.WeakKeyDictionary()
+_BY_TOP: list[tuple[ScanResult, dict[str, list[ImportRef]]]] = []  # the last scan indexed, by identity
 
 
 def imports_by_top(scan: ScanResult) -> dict[str, list[ImportRef]]:
@@ -64,13 +63,14 @@ def imports_by_top(scan: ScanResult) -> dict[str, list[ImportRef]]:
     Every rule asks "is `torch.cuda` (or `mlflow.server`…) imported?"; walking all imports for
     each rule made the swap finder quadratic (0.7 s on a 12,000-import tree). A rule's import
     prefixes share their top-level name with every module they can match.
+    Keyed by identity, not by value: hashing a ScanResult hashes every import in it.
     """
-    index = _BY_TOP.get(scan)
-    if index is None:
-        index = {}
-        for ref in scan.imports:
-            index.setdefault(ref.module.partition(".")[0], []).append(ref)
-        _BY_TOP[scan] = index
+    if _BY_TOP and _BY_TOP[0][0] is scan:
+        return _BY_TOP[0][1]
+    index: dict[str, list[ImportRef]] = {}
+    for ref in scan.imports:
+        index.setdefault(ref.module.partition(".")[0], []).append(ref)
+    _BY_TOP[:] = [(scan, index)]
     return index
 
 
