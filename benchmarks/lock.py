@@ -81,6 +81,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs-pip", type=int, default=1)
     parser.add_argument("--runs-uv", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=RESULTS,
+                        help="results file (e.g. a second file for a pip-tools-only run)")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="depslim-bench-lock-"))
     # byte-compile once (as `pip install` does) so no timed run pays for compiling sources
@@ -104,12 +106,14 @@ def main() -> None:
                     pinsets[variant] = pins
                     print(f"run {i + 1} {variant:18} {mode}: {wall:7.2f} s wall, {cpu:6.2f} s CPU, "
                           f"{len(pins)} pins, load {os.getloadavg()[0]:.1f}", flush=True)
-        write_results(plan, timings, cpus, pinsets)  # after each backend, so a long pip-tools run keeps uv's rows
+        # after each backend, so a long pip-tools run keeps uv's rows
+        write_results(plan, timings, cpus, pinsets, args.output)
     shutil.rmtree(root, ignore_errors=True)
 
 
 def write_results(plan: list[tuple[str, str, int]], timings: dict[tuple[str, str], list[float]],
-                  cpus: dict[tuple[str, str], list[float]], pinsets: dict[str, set[str]]) -> None:
+                  cpus: dict[tuple[str, str], list[float]], pinsets: dict[str, set[str]],
+                  output: Path = RESULTS) -> None:
     rows = []
     for plain, ours, _ in plan:
         for mode in ("cold", "warm"):
@@ -136,8 +140,8 @@ def write_results(plan: list[tuple[str, str, int]], timings: dict[tuple[str, str
                            capture_output=True, text=True).stdout
     uv_v = subprocess.run([shutil.which("uv") or "uv", "--version"], capture_output=True, text=True).stdout
     load = os.getloadavg()
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(
         "# depslim lock vs the backend it drives\n\n"
         f"Inputs: `{' '.join(REQUIREMENTS)}` from `{INDEX}`, hashes on, pip config isolated. "
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
@@ -152,7 +156,7 @@ def write_results(plan: list[tuple[str, str, int]], timings: dict[tuple[str, str
         "downloading and hashing every file of every pinned version (reference note gotcha 2); that dominates "
         "its times for both the plain and the depslim run.\n"
     )
-    print(f"wrote {RESULTS}")
+    print(f"wrote {output}")
 
 
 if __name__ == "__main__":
