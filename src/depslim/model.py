@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 SCHEMA_VERSION = "1.0"
 
@@ -147,6 +148,19 @@ class ScanResult:
     reachable_modules: frozenset[str] | None = None  # first-party modules reached from entrypoints
     entrypoints: tuple[Evidence, ...] = ()
     signals: tuple[Signal, ...] = ()
+
+    @cached_property
+    def imports_by_top(self) -> Mapping[str, tuple[ImportRef, ...]]:
+        """Imports grouped by top-level module, built once per scan.
+
+        Rules ask "is `torch.cuda` imported?" many times over; walking every import for each
+        question made the swap finder quadratic (0.7 s on a 12,000-import tree). Not a field:
+        it is derived, and stays out of equality and hashing.
+        """
+        index: dict[str, list[ImportRef]] = {}
+        for ref in self.imports:
+            index.setdefault(ref.module.partition(".")[0], []).append(ref)
+        return {top: tuple(refs) for top, refs in index.items()}
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from depslim.model import Context, Evidence, ImportRef, ScanResult, Signal
+from depslim.model import Context, Evidence, ScanResult, Signal
 from depslim.swaps.rules import EvidenceGroup
 
 
@@ -54,26 +54,6 @@ def module_matches(prefix: str, module: str) -> bool:
     return module == prefix or module.startswith(prefix + ".")
 
 
-_BY_TOP: list[tuple[ScanResult, dict[str, list[ImportRef]]]] = []  # the last scan indexed, by identity
-
-
-def imports_by_top(scan: ScanResult) -> dict[str, list[ImportRef]]:
-    """The scan's imports grouped by top-level module, built once per scan.
-
-    Every rule asks "is `torch.cuda` (or `mlflow.server`…) imported?"; walking all imports for
-    each rule made the swap finder quadratic (0.7 s on a 12,000-import tree). A rule's import
-    prefixes share their top-level name with every module they can match.
-    Keyed by identity, not by value: hashing a ScanResult hashes every import in it.
-    """
-    if _BY_TOP and _BY_TOP[0][0] is scan:
-        return _BY_TOP[0][1]
-    index: dict[str, list[ImportRef]] = {}
-    for ref in scan.imports:
-        index.setdefault(ref.module.partition(".")[0], []).append(ref)
-    _BY_TOP[:] = [(scan, index)]
-    return index
-
-
 def _evidence(path: str, line: int, kind: str, detail: str) -> Evidence:
     return Evidence(path=path, line=line, kind=kind, detail=detail)
 
@@ -99,13 +79,13 @@ def check_groups(scan: ScanResult | None, groups: Iterable[EvidenceGroup]) -> Co
                                f"{signal.value} ({signal.context.value})")
                 (holding if signal.context == Context.RUNTIME else ignored).append(ev)
                 break
-    by_top = imports_by_top(scan)
     prefixes = {p for group in groups for p in group.imports}
-    for ref in {id(r): r for p in prefixes for r in by_top.get(p.partition(".")[0], ())}.values():
-        if any(module_matches(p, ref.module) for p in prefixes):
-            ev = _evidence(ref.location.path, ref.location.line, "import",
-                           f"import {ref.module} ({ref.context.value})")
-            (holding if ref.context == Context.RUNTIME else ignored).append(ev)
+    for top in sorted({p.partition(".")[0] for p in prefixes}):  # a prefix only matches under its top
+        for ref in scan.imports_by_top.get(top, ()):
+            if any(module_matches(p, ref.module) for p in prefixes):
+                ev = _evidence(ref.location.path, ref.location.line, "import",
+                               f"import {ref.module} ({ref.context.value})")
+                (holding if ref.context == Context.RUNTIME else ignored).append(ev)
     for entry in scan.entrypoints:
         for group in groups:
             if any(e in entry.detail for e in group.entrypoints):
