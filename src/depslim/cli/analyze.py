@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 from rich.console import Console, Group
 
 from depslim import report as formats
+from depslim.cachedir import cache_root
 from depslim.cli.config import apply_config, project_config
 from depslim.cli.options import emit, refuse_overwrite
 from depslim.cli.progress import progress_for_terminal
@@ -16,8 +16,7 @@ from depslim.core import AnalyzeOptions, analyze
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "depslim" / "scan"
+    return Path(cache_root()) / "scan"
 
 
 @click.command(name="analyze")

@@ -1,0 +1,312 @@
+"""Replay a finished `depslim analyze` when nothing it read has changed.
+
+Why: the second run on unchanged files (a pre-commit hook, a CI re-run, a reviewer re-checking)
+should cost a process start, not an analysis. The scan cache already skips parsing unchanged
+files, but reading and sizing the environment, mapping and rendering still take a second on a
+large tree. The memo stores the finished report's bytes and replays them when every input is
+as it was.
+
+How it knows the inputs: while a run records, a PEP 578 audit hook collects every file opened
+for reading and every directory listed. That covers the project walk, every file parsed, the
+requirement and config files, the environment's metadata, the data files and depslim's own
+lazily imported modules, without each reader having to declare what it reads. The memo then
+keeps a stat fingerprint (mtime_ns, size, inode) of:
+
+- every file opened (and whether a file that was probed was missing);
+- every directory listed, and every entry in it (a scan-cache hit only stats a file, it does
+  not open it, so the listing's entries carry the project's files);
+- the parent directory of every opened file (its mtime moves when an entry is created or
+  removed there, which covers "does pyproject.toml exist?" checks that never open anything).
+
+A replay re-stats those paths (a few thousand `stat` calls, no reads) and prints the stored bytes
+only if all match. Anything the hook cannot see makes the run unrecordable, so it is never
+replayed: a subprocess (`--python`), a socket (a Docker engine, an index), a directory listed by
+file descriptor. The key holds the command line, working directory, interpreter, `sys.path`,
+depslim's version, the environment variables and, for a terminal, its size.
+
+Limits, stated in the README: installed files changed in place without their distribution's
+RECORD or directory changing are not seen (pip, uv and conda rewrite RECORD on every install);
+a file modified within two seconds of the run is not trusted (the racy-git rule), so such a run
+is not stored. `--no-cache` neither reads nor writes the memo.
+
+This module is imported before anything else on every start, so it imports only the standard
+library's cheapest modules.
+"""
+
+from __future__ import annotations
+
+import io
+import marshal
+import os
+import sys
+import time
+import zlib
+
+from depslim import __version__
+from depslim.cachedir import cache_root
+
+TYPE_CHECKING = False  # typing costs ~10 ms to import; this module runs before every command
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+MEMO_FORMAT = 1
+COMMANDS = frozenset({"analyze"})
+# Options whose effect lies outside what the hook can see, or that write elsewhere.
+UNSAFE_OPTIONS = ("-o", "--output", "--image", "--python", "--no-cache", "-h", "--help", "--version", "--force")
+# Variables that change between otherwise identical shell invocations, or only steer the memo's log.
+VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "WINDOWID",
+                          "DEPSLIM_MEMO_LOG"})
+# Events that mean an input came from somewhere the hook cannot fingerprint. `os.fork` is not
+# one: the scan's forked workers only parse files the parent listed (so they are fingerprinted).
+UNTRACKABLE_EVENTS = frozenset({
+    "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn",
+    "socket.connect", "socket.getaddrinfo", "urllib.Request",
+})
+RACY_NS = 2_000_000_000
+KEEP = 32  # memos kept (one per command line, folder and environment); the oldest go first
+_STDLIB = os.path.dirname(os.__file__) + os.sep  # the interpreter's own modules: keyed by sys.version
+_INSTALLED = ("site-packages", "dist-packages")  # under _STDLIB in a POSIX prefix, and real inputs
+
+Fingerprint = tuple[int, int, int] | None
+
+
+def eligible(argv: Sequence[str]) -> bool:
+    """Only a command whose whole output is its stdout, with every input a local file."""
+    if not argv or argv[0] not in COMMANDS or os.environ.get("DEPSLIM_NO_MEMO"):
+        return False
+    return not any(arg == opt or arg.startswith(opt + "=") or (len(opt) == 2 and arg.startswith(opt))
+                   for arg in argv[1:] for opt in UNSAFE_OPTIONS)
+
+
+def _terminal(stream: Any) -> tuple[int, int] | None:
+    try:
+        if stream.isatty():
+            size = os.get_terminal_size(stream.fileno())
+            return (size.columns, size.lines)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return None
+
+
+def memo_key(argv: Sequence[str]) -> str:
+    """Everything outside the file system that can change the output."""
+    env = sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)
+    parts = (MEMO_FORMAT, __version__, sys.executable, sys.version, tuple(sys.path), os.getcwd(),
+             tuple(argv), tuple(env), _terminal(sys.stdout), _terminal(sys.stderr) is not None)
+    return repr(parts)
+
+
+def _memo_file(key: str) -> str:
+    return os.path.join(cache_root(), "memo", f"{zlib.crc32(key.encode()):08x}-{len(key):x}.marshal")
+
+
+def fingerprint(path: str) -> Fingerprint:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def _log(message: str) -> None:
+    if os.environ.get("DEPSLIM_MEMO_LOG"):
+        print(f"memo: {message}", file=sys.stderr)
+
+
+def replay(argv: Sequence[str]) -> bool:
+    """Print a stored report and return True when the run would produce exactly it."""
+    if not eligible(argv):
+        return False
+    key = memo_key(argv)
+    try:
+        with open(_memo_file(key), "rb") as handle:
+            memo = marshal.loads(handle.read())  # load(handle) reads in small chunks: 3x slower
+    except (OSError, EOFError, ValueError, TypeError):
+        _log("miss (none stored)")
+        return False
+    if not isinstance(memo, dict) or memo.get("key") != key:
+        _log("miss (different command or environment)")
+        return False
+    stat = os.stat
+    for path, was in zip(memo["paths"], memo["stats"], strict=True):
+        try:
+            st = stat(path)
+            now: Fingerprint = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError:
+            now = None
+        if now != was:
+            _log(f"miss ({path} changed)")
+            return False
+    out = sys.stdout.buffer
+    out.write(memo["stdout"])
+    out.flush()
+    _log(f"hit ({len(memo['paths'])} paths unchanged)")
+    return True
+
+
+class _TeeBuffer(io.RawIOBase):
+    """The real stdout's buffer, keeping a copy of every byte written through it."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.chunks: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.chunks.append(chunk)
+        self._inner.write(chunk)
+        return len(chunk)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def isatty(self) -> bool:
+        return bool(self._inner.isatty())
+
+    def fileno(self) -> int:
+        return int(self._inner.fileno())
+
+
+class Recorder:
+    """Collects a run's inputs and stdout; `finish` stores them when the run can be replayed."""
+
+    _active: Recorder | None = None
+    _hooked = False
+
+    def __init__(self, argv: Sequence[str]) -> None:
+        self.key = memo_key(argv)
+        self.started_ns = time.time_ns()
+        self.opened: set[str] = set()
+        self.listed: set[str] = set()
+        self.untrackable: str | None = None
+        self._skip = cache_root() + os.sep
+        self._stdout = sys.stdout
+        self._tee = _TeeBuffer(sys.stdout.buffer)
+        sys.stdout = io.TextIOWrapper(
+            self._tee,  # type: ignore[arg-type]
+            encoding=self._stdout.encoding, errors=self._stdout.errors, line_buffering=self._stdout.line_buffering,
+            write_through=True,
+        )
+        Recorder._active = self
+        if not Recorder._hooked:
+            sys.addaudithook(_hook)
+            Recorder._hooked = True
+
+    def _wanted(self, raw: Any) -> str | None:
+        if isinstance(raw, int):
+            self.untrackable = self.untrackable or "a directory listed by descriptor"
+            return None
+        if not isinstance(raw, str | bytes | os.PathLike):
+            return None
+        path = os.path.abspath(os.fsdecode(raw))
+        return None if _skipped(path, self._skip) else path
+
+    def on_open(self, raw: Any, mode: Any, flags: Any) -> None:
+        if isinstance(raw, int):  # os.fdopen / open(fd): the path was seen when it was opened
+            return
+        writing = (isinstance(mode, str) and any(c in mode for c in "wax+")) or (
+            mode is None and isinstance(flags, int) and flags & (os.O_WRONLY | os.O_RDWR))
+        path = self._wanted(raw)
+        if path is not None and not writing:
+            self.opened.add(path)
+
+    def on_list(self, raw: Any) -> None:
+        path = self._wanted("." if raw is None else raw)
+        if path is not None:
+            self.listed.add(path)
+
+    def stop(self) -> bytes:
+        """Stop recording and give stdout back; returns what the run printed."""
+        Recorder._active = None
+        sys.stdout.flush()
+        sys.stdout = self._stdout
+        return b"".join(self._tee.chunks)
+
+    def finish(self, exit_code: int) -> None:
+        printed = self.stop()
+        if exit_code != 0 or self.untrackable:
+            _log(f"not stored ({self.untrackable or f'exit {exit_code}'})")
+            return
+        paths = set(self.opened) | self.listed
+        paths.update(os.path.dirname(p) for p in self.opened)
+        for directory in self.listed:
+            try:
+                with os.scandir(directory) as entries:
+                    paths.update(entry.path for entry in entries)
+            except OSError:
+                continue
+        ordered = sorted(p for p in paths if not _skipped(p, self._skip))
+        stats = [fingerprint(p) for p in ordered]
+        racy = self.started_ns - RACY_NS
+        for path, stat in zip(ordered, stats, strict=True):
+            if stat is not None and stat[0] >= racy:
+                _log(f"not stored ({path} changed within 2 s of the run)")
+                return
+        memo = {"key": self.key, "paths": ordered, "stats": stats, "stdout": printed, "made_ns": time.time_ns()}
+        target = _memo_file(self.key)
+        try:
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            tmp = f"{target}.{os.getpid()}.tmp"
+            with open(tmp, "wb") as handle:
+                marshal.dump(memo, handle)
+            os.replace(tmp, target)
+            _prune(os.path.dirname(target))
+        except OSError as exc:  # a memo is an optimisation: never fail the run for it
+            _log(f"not stored ({exc})")
+            return
+        _log(f"stored ({len(ordered)} paths)")
+
+
+def _prune(folder: str) -> None:
+    with os.scandir(folder) as entries:
+        memos = sorted((e.stat().st_mtime_ns, e.path) for e in entries if e.name.endswith(".marshal"))
+    for _, path in memos[:-KEEP]:
+        try:
+            os.unlink(path)
+        except OSError:
+            continue
+
+
+def _skipped(path: str, cache: str) -> bool:
+    """Derived data (depslim's caches) and the interpreter's standard library are not inputs."""
+    if path.startswith(cache):
+        return True
+    if path.startswith(_STDLIB):
+        return not path[len(_STDLIB):].startswith(_INSTALLED)
+    return False
+
+
+def _hook(event: str, args: tuple[Any, ...]) -> None:
+    recorder = Recorder._active
+    if recorder is None:
+        return
+    if event == "open":
+        recorder.on_open(*args[:3])
+    elif event in ("os.scandir", "os.listdir"):
+        recorder.on_list(args[0] if args else None)
+    elif event in UNTRACKABLE_EVENTS:
+        recorder.untrackable = recorder.untrackable or event
+
+
+def main() -> None:
+    """Console-script entry: replay when possible, otherwise run the CLI (recording if eligible)."""
+    argv = sys.argv[1:]
+    if replay(argv):
+        return
+    recorder = Recorder(argv) if eligible(argv) else None
+    from depslim.cli import main as cli_main
+
+    code: int | None = None  # stays None when the run dies of anything but a normal exit
+    try:
+        cli_main(argv)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        raise
+    finally:
+        if recorder is not None:
+            recorder.finish(-1 if code is None else code)

@@ -1,0 +1,142 @@
+"""The report memo: a second `depslim analyze` on unchanged inputs replays the first one's bytes;
+any change to what the first run read (a file's content, a new file, a requirement, an
+environment variable) makes it analyze again. Real processes, real files, nothing stubbed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
+
+
+def age(root: Path, seconds: float = 60) -> None:
+    """Backdate the tree: inputs changed within 2 s of a run are deliberately not trusted."""
+    past = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (past, past))
+
+
+def run(project: Path, cache: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items()  # pytest changes PYTEST_CURRENT_TEST per phase
+               if k not in ("DEPSLIM_NO_MEMO", "PYTEST_CURRENT_TEST")}
+    environ.update({"DEPSLIM_CACHE_DIR": str(cache), "DEPSLIM_MEMO_LOG": "1", **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "depslim", "analyze", str(project), "--format", "json", *extra],
+        capture_output=True, text=True, env=environ, check=False,
+    )
+
+
+def memo_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("memo: ")]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    shutil.copytree(FIXTURE, root)
+    age(root)
+    return root
+
+
+@pytest.fixture
+def stored(project: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """A project whose first analysis was stored; returns (project, cache, its JSON report)."""
+    cache = tmp_path / "cache"
+    first = run(project, cache)
+    assert first.returncode == 0, first.stderr
+    assert memo_lines(first) == ["memo: miss (none stored)", memo_lines(first)[1]]
+    assert memo_lines(first)[1].startswith("memo: stored (")
+    return project, cache, first.stdout
+
+
+def test_unchanged_inputs_replay_the_same_bytes(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    second = run(project, cache)
+    assert second.returncode == 0
+    assert memo_lines(second)[0].startswith("memo: hit (")
+    assert second.stdout == report
+    fresh = run(project, cache, env={"DEPSLIM_NO_MEMO": "1"})
+    assert memo_lines(fresh) == [] and fresh.stdout == report  # the replay is what a full run prints
+
+
+def edit_module(project: Path) -> None:
+    module = next(p for p in sorted(project.rglob("*.py")) if "tests" not in p.parts and p.stat().st_size > 0)
+    module.write_text(module.read_text() + "\nimport ruamel_only_here_xyz\n")
+    age(project)  # an old mtime again: only size and content moved
+
+
+def test_an_edited_module_is_analyzed_again(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    edit_module(project)
+    again = run(project, cache)
+    assert memo_lines(again)[0].startswith("memo: miss (") and "changed" in memo_lines(again)[0]
+    assert again.stdout != report
+    modules = {imp["module"] for imp in json.loads(again.stdout)["imports"]}
+    assert "ruamel_only_here_xyz" in modules
+
+
+def test_a_new_file_is_analyzed_again(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    assert report
+    package = next(p.parent for p in sorted(project.rglob("__init__.py")) if "tests" not in p.parts)
+    (package / "late.py").write_text("import late_import_xyz\n")
+    age(project)
+    again = run(project, cache)
+    assert memo_lines(again)[0].startswith("memo: miss (")
+    assert "late_import_xyz" in {imp["module"] for imp in json.loads(again.stdout)["imports"]}
+
+
+def test_an_edited_requirement_is_analyzed_again(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    requirements = project / "requirements.txt"
+    requirements.write_text(requirements.read_text() + "left-pad-xyz==1.0\n")
+    age(project)
+    again = run(project, cache)
+    assert memo_lines(again)[0].startswith("memo: miss (")
+    names = {d["name"] for d in json.loads(again.stdout)["distributions"]}
+    assert "left-pad-xyz" in names and again.stdout != report
+
+
+def test_environment_and_options_are_part_of_the_key(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    other_env = run(project, cache, env={"DEPSLIM_SOME_SETTING": "x"})
+    assert memo_lines(other_env)[0] == "memo: miss (none stored)"
+    markdown = run(project, cache, "--format", "markdown")
+    assert memo_lines(markdown)[0] == "memo: miss (none stored)" and markdown.stdout != report
+
+
+def test_runs_that_write_elsewhere_or_opt_out_never_replay(stored: tuple[Path, Path, str]) -> None:
+    project, cache, _ = stored
+    out = project.parent / "out.json"
+    for option in (["--no-cache"], ["-o", str(out)], [f"--output={out}", "--force"]):
+        result = run(project, cache, *option)
+        assert result.returncode == 0, result.stderr
+        assert memo_lines(result) == [], option  # the memo is neither read nor written
+    assert json.loads(out.read_text())["schema_version"]
+
+
+def test_a_failed_run_is_never_stored(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (project / "requirements.txt").write_text("torch==\n")
+    age(project)
+    for _ in range(2):
+        bad = run(project, cache)
+        assert bad.returncode == 2 and "requirements.txt" in bad.stderr
+        assert "memo: not stored (exit 2)" in memo_lines(bad)
+
+
+def test_a_run_whose_inputs_just_changed_is_not_stored(project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    (project / "requirements.txt").touch()  # now: within the 2 s the stat cannot be trusted
+    first = run(project, cache)
+    assert any("changed within 2 s" in line for line in memo_lines(first))
+    second = run(project, cache)
+    assert memo_lines(second)[0] == "memo: miss (none stored)"
