@@ -140,3 +140,35 @@ def test_a_run_whose_inputs_just_changed_is_not_stored(project: Path, tmp_path: 
     assert any("changed within 2 s" in line for line in memo_lines(first))
     second = run(project, cache)
     assert memo_lines(second)[0] == "memo: miss (none stored)"
+
+
+def run_image(archive: Path, cache: Path) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if k not in ("DEPSLIM_NO_MEMO", "PYTEST_CURRENT_TEST")}
+    environ.update({"DEPSLIM_CACHE_DIR": str(cache), "DEPSLIM_MEMO_LOG": "1"})
+    return subprocess.run([sys.executable, "-m", "depslim", "image", str(archive), "--format", "json"],
+                          capture_output=True, text=True, env=environ, check=False)
+
+
+def test_an_image_archive_replays_until_it_is_rewritten(tmp_path: Path) -> None:
+    from tests.imagebuild import Image, dist_entries, image_config, layer_tar, write_docker_archive
+
+    site = "/usr/local/lib/python3.11/site-packages"
+
+    def write(payload: int) -> Path:
+        layers = [layer_tar(dist_entries(site, "alpha", "1.0", {"alpha/__init__.py": "a" * payload}))]
+        (tmp_path / "images").mkdir(exist_ok=True)
+        archive = write_docker_archive(tmp_path / "images" / "img.tar", Image(layers, image_config(layers)))
+        age(tmp_path / "images")
+        return archive
+
+    archive, cache = write(5000), tmp_path / "cache"
+    first = run_image(archive, cache)
+    assert first.returncode == 0, first.stderr
+    assert memo_lines(first)[-1].startswith("memo: stored (")
+    second = run_image(archive, cache)
+    assert memo_lines(second)[0].startswith("memo: hit (") and second.stdout == first.stdout
+    write(7000)  # `docker save` again: same path, other bytes
+    third = run_image(archive, cache)
+    assert memo_lines(third)[0].startswith("memo: miss (")
+    sizes = {d["name"]: d["size_bytes"] for d in json.loads(third.stdout)["distributions"]}
+    assert sizes["alpha"] > 7000 and third.stdout != first.stdout

@@ -1,4 +1,4 @@
-"""Replay a finished `depslim analyze` when nothing it read has changed.
+"""Replay a finished `depslim analyze` (or `audit`, `image`) when nothing it read has changed.
 
 Why: the second run on unchanged files (a pre-commit hook, a CI re-run, a reviewer re-checking)
 should cost a process start, not an analysis. The scan cache already skips parsing unchanged
@@ -20,14 +20,16 @@ keeps a stat fingerprint (mtime_ns, size, inode) of:
 
 A replay re-stats those paths (a few thousand `stat` calls, no reads) and prints the stored bytes
 only if all match. Anything the hook cannot see makes the run unrecordable, so it is never
-replayed: a subprocess (`--python`), a socket (a Docker engine, an index), a directory listed by
-file descriptor. The key holds the command line, working directory, interpreter, `sys.path`,
-depslim's version, the environment variables and, for a terminal, its size.
+replayed: a subprocess (`--python`), a socket (an image in the Docker engine, an index), a
+directory listed by file descriptor. An image archive or OCI layout is a file like any other: a
+second `depslim image app.tar` replays until the archive is rewritten. The key holds the command
+line, working directory, interpreter, `sys.path`, depslim's version, the environment variables
+and, for a terminal, its size.
 
 Limits, stated in the README: installed files changed in place without their distribution's
 RECORD or directory changing are not seen (pip, uv and conda rewrite RECORD on every install);
 a file modified within two seconds of the run is not trusted (the racy-git rule), so such a run
-is not stored. `--no-cache` neither reads nor writes the memo.
+is not stored. `--no-cache` (or `DEPSLIM_NO_MEMO=1`) neither reads nor writes the memo.
 
 This module is imported before anything else on every start, so it imports only the standard
 library's cheapest modules.
@@ -51,9 +53,10 @@ if TYPE_CHECKING:
     from typing import Any
 
 MEMO_FORMAT = 1
-COMMANDS = frozenset({"analyze"})
-# Options whose effect lies outside what the hook can see, or that write elsewhere.
-UNSAFE_OPTIONS = ("-o", "--output", "--image", "--python", "--no-cache", "-h", "--help", "--version", "--force")
+COMMANDS = frozenset({"analyze", "audit", "image"})
+# Options that write somewhere else than stdout or opt out. An image in the Docker engine (a
+# socket) or `--python` (a subprocess) need no entry here: the hook sees them and never stores.
+UNSAFE_OPTIONS = ("-o", "--output", "--no-cache", "-h", "--help", "--version", "--force")
 # Variables that change between otherwise identical shell invocations, or only steer the memo's log.
 VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "WINDOWID",
                           "DEPSLIM_MEMO_LOG"})
