@@ -10,21 +10,22 @@ ignored turns a CI budget off. Precedence: command line > `[tool.depslim.<comman
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from depslim.declared.base import rel_path
-from depslim.declared.pyproject import load_toml
-from depslim.declared.tomlpos import TomlPositions
 from depslim.errors import InputError
-from depslim.knowledge import check_keys, load_data
 
 if TYPE_CHECKING:
     import click
+
+    from depslim.declared.tomlpos import TomlPositions
+
+# The TOML-position, declared-dependency and data-file machinery is imported only when a file
+# holds a config to validate: a project without one (most) costs one tomllib parse, which matters
+# for `depslim lock`, whose resolver waits for the options.
 
 CONFIG_FILE = "depslim.toml"
 
@@ -84,6 +85,8 @@ class _KeySpec:
 
 
 def _schema() -> tuple[dict[str, _KeySpec], tuple[str, ...]]:
+    from depslim.knowledge import check_keys, load_data
+
     data = load_data("config_keys")
     where = "depslim/data/config_keys.toml"
     check_keys(data, required=("keys", "commands"), where=where)
@@ -195,6 +198,8 @@ _VALIDATORS = {
 
 
 def _did_you_mean(key: str, known: list[str]) -> str | None:
+    import difflib
+
     close = difflib.get_close_matches(key.replace("_", "-").lower(), known, n=1, cutoff=0.6)
     return f"did you mean {close[0]!r}?" if close else None
 
@@ -239,8 +244,32 @@ class _Validator:
         return ProjectConfig(values=self.table(plain, self.prefix), path=path, commands=per_command)
 
 
+def _without_config(path: Path) -> bool:
+    """True only for a pyproject.toml that is valid TOML with no [tool.depslim] table.
+
+    Anything else (another file name, unreadable or invalid TOML) goes through `load_toml`,
+    which reports it with file and line.
+    """
+    if path.name != "pyproject.toml":
+        return False
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    tool = data.get("tool", {})
+    return not (isinstance(tool, dict) and "depslim" in tool)
+
+
 def _read(path: Path, root: Path) -> ProjectConfig | None:
     """The config in one file: [tool.depslim] of a pyproject, or a depslim.toml's top level."""
+    if _without_config(path):
+        return None
+    from depslim.declared.base import rel_path
+    from depslim.declared.pyproject import load_toml
+    from depslim.declared.tomlpos import TomlPositions
+
     rel = rel_path(path, root)
     data, text = load_toml(path, rel)
     tool = data.get("tool", {})

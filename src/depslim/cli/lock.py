@@ -14,32 +14,11 @@ from depslim.errors import DepslimError, InputError
 
 def _config(root: Path) -> dict[str, Any]:
     """Lock defaults from `[tool.depslim]` / `[tool.depslim.lock]`: python, platform, lock-backend."""
-    if not any((root / name).is_file() for name in ("depslim.toml", "pyproject.toml")):
-        return {}  # skip importing the config machinery: it is most of this command's start-up
-    if not (root / "depslim.toml").is_file() and not _has_depslim_table(root / "pyproject.toml"):
-        return {}  # a project's pyproject.toml without [tool.depslim]: load_config would find nothing either
     from depslim.config import load_config
 
     config = load_config(root)
     return {key: config.get(key, "lock") for key in ("python", "platform", "lock-backend", "image")
             if config.get(key, "lock") is not None}
-
-
-def _has_depslim_table(pyproject: Path) -> bool:
-    """False only when `pyproject` is valid TOML with no [tool.depslim]: then there is no config.
-
-    The common case (`depslim lock` in a project root) costs a tomllib parse instead of the
-    config machinery's imports (~0.1 s, before the resolver can start). Anything else, including
-    a file load_config would refuse, goes to load_config, which reports it as it always did.
-    """
-    import tomllib
-
-    try:
-        data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return True
-    tool = data.get("tool", {})
-    return isinstance(tool, dict) and "depslim" in tool
 
 
 def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
