@@ -5,6 +5,7 @@ environment variable) makes it analyze again. Real processes, real files, nothin
 from __future__ import annotations
 
 import json
+import marshal
 import os
 import shutil
 import subprocess
@@ -172,3 +173,16 @@ def test_an_image_archive_replays_until_it_is_rewritten(tmp_path: Path) -> None:
     assert memo_lines(third)[0].startswith("memo: miss (")
     sizes = {d["name"]: d["size_bytes"] for d in json.loads(third.stdout)["distributions"]}
     assert sizes["alpha"] > 7000 and third.stdout != first.stdout
+
+
+def test_a_damaged_memo_is_a_miss_not_a_crash(stored: tuple[Path, Path, str]) -> None:
+    project, cache, report = stored
+    for memo in (cache / "memo").glob("*.marshal"):
+        data = marshal.loads(memo.read_bytes())
+        memo.write_bytes(marshal.dumps({"key": data["key"], "paths": ["x"], "stats": []}))
+    again = run(project, cache)
+    assert again.returncode == 0 and "Traceback" not in again.stderr
+    assert memo_lines(again)[0] == "memo: miss (unreadable memo)" and again.stdout == report
+    for memo in (cache / "memo").glob("*.marshal"):
+        memo.write_bytes(b"\x00garbage")
+    assert memo_lines(run(project, cache))[0] == "memo: miss (none stored)"

@@ -131,20 +131,25 @@ def replay(argv: Sequence[str]) -> bool:
     if not isinstance(memo, dict) or memo.get("key") != key:
         _log("miss (different command or environment)")
         return False
+    paths, stats, printed = memo.get("paths"), memo.get("stats"), memo.get("stdout")
+    if not (isinstance(paths, list) and isinstance(stats, list) and len(paths) == len(stats)
+            and isinstance(printed, bytes)):
+        _log("miss (unreadable memo)")  # another version's, or damaged: the next run rewrites it
+        return False
     stat = os.stat
-    for path, was in zip(memo["paths"], memo["stats"], strict=True):
+    for path, was in zip(paths, stats, strict=True):
         try:
             st = stat(path)
             now: Fingerprint = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
+        except (OSError, TypeError, ValueError):
             now = None
         if now != was:
             _log(f"miss ({path} changed)")
             return False
     out = sys.stdout.buffer
-    out.write(memo["stdout"])
+    out.write(printed)
     out.flush()
-    _log(f"hit ({len(memo['paths'])} paths unchanged)")
+    _log(f"hit ({len(paths)} paths unchanged)")
     return True
 
 
