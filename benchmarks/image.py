@@ -149,51 +149,43 @@ for name in manifest[0]["Layers"]:
 RESULT = {"members": n}
 """
 
-ZLIB_FLOOR = """
-import json, zlib, pathlib
+# Every layer blob of the OCI layout, for the inflate floors below.
+LAYOUT_BLOBS = """
+import json, os, pathlib
 root = pathlib.Path(REF)
 index = json.loads((root / "index.json").read_text())
 manifest = json.loads((root / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
+blobs = [str(root / "blobs/sha256" / layer["digest"][7:]) for layer in manifest["layers"]]
 total = 0
-for layer in manifest["layers"]:
-    d = zlib.decompressobj(31)
-    with open(root / "blobs/sha256" / layer["digest"][7:], "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            total += len(d.decompress(chunk))
-RESULT = {"inflated": total}
 """
 
+
+def decompressobj_floor(module: str, read_size: int) -> str:
+    """Inflate every layer with `module.decompressobj`, one thread, output counted and dropped."""
+    return LAYOUT_BLOBS + f"""
+from {module} import decompressobj
+for blob in blobs:
+    d = decompressobj(31)
+    with open(blob, "rb") as fh:
+        while chunk := fh.read({read_size}):
+            total += len(d.decompress(chunk))
+RESULT = {{"inflated": total}}
+"""
+
+
+ZLIB_FLOOR = decompressobj_floor("zlib", 1 << 20)
 # The fastest single-stream inflaters available to Python, for what a single big layer costs:
 # ISA-L (what depslim uses) and rapidgzip (parallel inflate inside one gzip member).
-ISAL_FLOOR = """
-import json, pathlib
-from isal import isal_zlib
-root = pathlib.Path(REF)
-index = json.loads((root / "index.json").read_text())
-manifest = json.loads((root / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
-total = 0
-for layer in manifest["layers"]:
-    d = isal_zlib.decompressobj(31)
-    with open(root / "blobs/sha256" / layer["digest"][7:], "rb") as fh:
-        while chunk := fh.read(1 << 18):
-            total += len(d.decompress(chunk))
-RESULT = {"inflated": total}
-"""
-
-RAPIDGZIP_FLOOR = """
-import json, os, pathlib, rapidgzip
-root = pathlib.Path(REF)
-index = json.loads((root / "index.json").read_text())
-manifest = json.loads((root / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
-total = 0
+ISAL_FLOOR = decompressobj_floor("isal.isal_zlib", 1 << 18)
+RAPIDGZIP_FLOOR = LAYOUT_BLOBS + """
+import rapidgzip
 buf = bytearray(4 << 20)
-for layer in manifest["layers"]:
-    with rapidgzip.open(str(root / "blobs/sha256" / layer["digest"][7:]), parallelization=os.cpu_count()) as fh:
+for blob in blobs:
+    with rapidgzip.open(blob, parallelization=os.cpu_count()) as fh:
         while n := fh.readinto(buf):
             total += n
 RESULT = {"inflated": total}
 """
-
 
 def run(code: str, ref: Path) -> dict[str, float]:
     script = f"REF = {str(ref)!r}\n" + code

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import shutil
 import subprocess
 import sys
+import time
 import venv
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -105,3 +108,21 @@ def write_tree(root: Path, files: Mapping[str, str | bytes]) -> Path:
 
 
 PYTHON = Path(sys.executable)
+
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
+
+
+def age(root: Path, seconds: float = 60) -> None:
+    """Backdate a tree, `root` included: depslim's caches never trust an mtime within 2 s of a run."""
+    past = time.time() - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (past, past))
+
+
+def aged_example(tmp_path: Path) -> Path:
+    """A private, backdated copy of the bundled example project."""
+    root = tmp_path / "proj"
+    shutil.copytree(EXAMPLE, root)
+    age(root)
+    return root

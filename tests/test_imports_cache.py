@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
@@ -12,23 +11,12 @@ import pytest
 import depslim.imports as imports_pkg
 from depslim.imports import POOL_MIN_FILES, scan_project, scan_project_with_stats
 from depslim.model import SignalPatterns
-
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
-
-
-def age(root: Path, seconds: float = 60) -> None:
-    """Backdate every file: mtimes within 2 s of the cache write are deliberately not trusted."""
-    past = time.time() - seconds
-    for path in root.rglob("*"):
-        os.utime(path, (past, past))
+from tests.helpers import age, aged_example
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(FIXTURE, root)
-    age(root)
-    return root
+    return aged_example(tmp_path)
 
 
 def test_warm_run_reuses_everything_and_is_equal(project: Path, tmp_path: Path) -> None:

@@ -7,22 +7,13 @@ from __future__ import annotations
 import json
 import marshal
 import os
-import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
-FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
-
-
-def age(root: Path, seconds: float = 60) -> None:
-    """Backdate the tree: inputs changed within 2 s of a run are deliberately not trusted."""
-    past = time.time() - seconds
-    for path in [root, *root.rglob("*")]:
-        os.utime(path, (past, past))
+from tests.helpers import age, aged_example
 
 
 def run(project: Path, cache: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -41,10 +32,7 @@ def memo_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "proj"
-    shutil.copytree(FIXTURE, root)
-    age(root)
-    return root
+    return aged_example(tmp_path)
 
 
 @pytest.fixture
