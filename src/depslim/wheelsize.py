@@ -14,9 +14,7 @@ from __future__ import annotations
 import json
 import re
 import struct
-import urllib.error
 import urllib.parse
-import urllib.request
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +32,9 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from depslim.errors import DepslimError
+
+# urllib.request (http.client, ssl, email) is imported where a URL is fetched: `depslim analyze`
+# imports this module through the swap savings but fetches nothing unless it estimates.
 
 PYPI_SIMPLE = "https://pypi.org/simple"
 TAIL_BYTES = 65_536 + 22  # EOCD (22 bytes) plus the largest possible zip comment
@@ -94,7 +95,7 @@ class RangeSource:
         parsed = urllib.parse.urlparse(url)
         self._path: Path | None = None
         if parsed.scheme == "file":
-            self._path = Path(urllib.request.url2pathname(parsed.path))
+            self._path = Path(_url2pathname(parsed.path))
         elif parsed.scheme == "":
             self._path = Path(url)
 
@@ -116,6 +117,9 @@ class RangeSource:
         return data
 
     def _http(self, header: str) -> bytes:
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(self.url, headers={"Range": header, "User-Agent": _USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
@@ -333,10 +337,18 @@ class _LinkParser(HTMLParser):
             self._attrs = None
 
 
+def _url2pathname(path: str) -> str:
+    import urllib.request
+
+    return urllib.request.url2pathname(path)
+
+
 def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tuple[bytes, str, str]:
+    import urllib.request
+
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
-        path = Path(urllib.request.url2pathname(parsed.path))
+        path = Path(_url2pathname(parsed.path))
         if path.is_dir():
             path = path / "index.html"
         return path.read_bytes(), "text/html", path.as_uri()
@@ -355,6 +367,8 @@ def project_files(
     counter = counter if counter is not None else FetchCounter()
     url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
+    import urllib.error
+
     try:
         body, content_type, final_url = _fetch(url, accept, counter, timeout)
     except urllib.error.HTTPError as exc:
