@@ -9,6 +9,7 @@ import marshal
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,42 @@ def test_a_damaged_memo_is_a_miss_not_a_crash(stored: tuple[Path, Path, str]) ->
     for memo in (cache / "memo").glob("*.marshal"):
         memo.write_bytes(b"\x00garbage")
     assert memo_lines(run(project, cache))[0] == "memo: miss (none stored)"
+
+
+def test_bytecode_maps_to_its_source_so_an_edited_module_is_seen() -> None:
+    from depslim.memo import source_of_bytecode
+
+    assert source_of_bytecode("/x/pkg/__pycache__/mod.cpython-311.pyc") == "/x/pkg/mod.py"
+    assert source_of_bytecode("/x/pkg/__pycache__/mod.cpython-311.opt-1.pyc") == "/x/pkg/mod.py"
+    assert source_of_bytecode("/x/pkg/legacy.pyc") == "/x/pkg/legacy.pyc"  # sourceless: itself
+
+
+def test_a_recorded_import_fingerprints_the_module_source(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Importing a module with a current .pyc opens only the .pyc, and the package's folder was listed
+    before the run (as depslim's own is): the memo must still fingerprint the .py."""
+    import importlib
+    import py_compile
+
+    from depslim.memo import Recorder
+
+    package = tmp_path / "src" / "memo_probe_pkg"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "probe.py").write_text("VALUE = 1\n")
+    (package / "other.py").write_text("")
+    age(tmp_path / "src")
+    for module in ("__init__.py", "probe.py", "other.py"):  # after aging: a .pyc records its source's mtime
+        py_compile.compile(str(package / module))
+    age(package / "__pycache__")
+    os.utime(package, (time.time() - 60,) * 2)
+    monkeypatch.setenv("DEPSLIM_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.syspath_prepend(str(tmp_path / "src"))
+    importlib.import_module("memo_probe_pkg.other")  # the package's folder is listed now, before
+    recorder = Recorder(["analyze", "probe"])
+    try:
+        importlib.import_module("memo_probe_pkg.probe")
+    finally:
+        recorder.finish(0)
+    assert not any(p.endswith("probe.py") for p in recorder.opened)  # only the bytecode was opened
+    (memo,) = (tmp_path / "cache" / "memo").glob("*.marshal")
+    assert str(package / "probe.py") in marshal.loads(memo.read_bytes())["paths"]

@@ -241,6 +241,7 @@ class Recorder:
             return
         paths = set(self.opened) | self.listed
         paths.update(os.path.dirname(p) for p in self.opened)
+        paths.update(source_of_bytecode(p) for p in self.opened if p.endswith(".pyc"))
         for directory in self.listed:
             try:
                 with os.scandir(directory) as entries:
@@ -267,6 +268,19 @@ class Recorder:
             _log(f"not stored ({exc})")
             return
         _log(f"stored ({len(ordered)} paths)")
+
+
+def source_of_bytecode(path: str) -> str:
+    """`pkg/__pycache__/mod.cpython-311.pyc` -> `pkg/mod.py` (PEP 3147).
+
+    An import opens only the cached bytecode when it is current; the source is only stat'ed, so
+    the hook never sees it. Fingerprinting the source too means editing a module of an editable
+    install (depslim's own, a finder's) is a miss, not a replay of the old code's report.
+    """
+    folder, name = os.path.split(path)
+    if os.path.basename(folder) != "__pycache__":
+        return path
+    return os.path.join(os.path.dirname(folder), name.split(".", 1)[0] + ".py")
 
 
 def _prune(folder: str) -> None:
