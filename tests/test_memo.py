@@ -214,3 +214,17 @@ def test_a_recorded_import_fingerprints_the_module_source(tmp_path: Path, monkey
     assert not any(p.endswith("probe.py") for p in recorder.opened)  # only the bytecode was opened
     (memo,) = (tmp_path / "cache" / "memo").glob("*.marshal")
     assert str(package / "probe.py") in marshal.loads(memo.read_bytes())["paths"]
+
+
+def test_a_memo_problem_never_stops_the_command(project: Path, tmp_path: Path) -> None:
+    """The working folder is gone (os.getcwd() fails): no replay, no record, the report as usual."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    environ = {k: v for k, v in os.environ.items() if k != "DEPSLIM_NO_MEMO"}
+    environ.update({"DEPSLIM_CACHE_DIR": str(tmp_path / "cache"), "DEPSLIM_MEMO_LOG": "1"})
+    script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m depslim analyze "{project}" --format json'
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=environ, check=False)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["project"] == str(project)
+    assert [line for line in memo_lines(result) if line.startswith("memo: off (")]
+    assert "Traceback" not in result.stderr

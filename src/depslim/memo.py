@@ -117,25 +117,25 @@ def _log(message: str) -> None:
         print(f"memo: {message}", file=sys.stderr)
 
 
-def replay(argv: Sequence[str]) -> bool:
-    """Print a stored report and return True when the run would produce exactly it."""
+def stored_output(argv: Sequence[str]) -> bytes | None:
+    """The stored report's bytes when the run would produce exactly them, else None."""
     if not eligible(argv):
-        return False
+        return None
     key = memo_key(argv)
     try:
         with open(_memo_file(key), "rb") as handle:
             memo = marshal.loads(handle.read())  # load(handle) reads in small chunks: 3x slower
     except (OSError, EOFError, ValueError, TypeError):
         _log("miss (none stored)")
-        return False
+        return None
     if not isinstance(memo, dict) or memo.get("key") != key:
         _log("miss (different command or environment)")
-        return False
+        return None
     paths, stats, printed = memo.get("paths"), memo.get("stats"), memo.get("stdout")
     if not (isinstance(paths, list) and isinstance(stats, list) and len(paths) == len(stats)
             and isinstance(printed, bytes)):
         _log("miss (unreadable memo)")  # another version's, or damaged: the next run rewrites it
-        return False
+        return None
     stat = os.stat
     for path, was in zip(paths, stats, strict=True):
         try:
@@ -145,12 +145,9 @@ def replay(argv: Sequence[str]) -> bool:
             now = None
         if now != was:
             _log(f"miss ({path} changed)")
-            return False
-    out = sys.stdout.buffer
-    out.write(printed)
-    out.flush()
+            return None
     _log(f"hit ({len(paths)} paths unchanged)")
-    return True
+    return printed
 
 
 class _TeeBuffer(io.RawIOBase):
@@ -315,11 +312,24 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
 
 
 def main() -> None:
-    """Console-script entry: replay when possible, otherwise run the CLI (recording if eligible)."""
+    """Console-script entry: replay when possible, otherwise run the CLI (recording if eligible).
+
+    The memo is an optimisation: whatever goes wrong in it (a deleted working folder, an odd
+    stdout) costs only the replay, never the command.
+    """
     argv = sys.argv[1:]
-    if replay(argv):
+    recorder: Recorder | None = None
+    try:
+        printed = stored_output(argv)
+        if printed is None and eligible(argv):
+            recorder = Recorder(argv)
+    except Exception as exc:
+        _log(f"off ({type(exc).__name__}: {exc})")
+        printed = None
+    if printed is not None:
+        sys.stdout.buffer.write(printed)
+        sys.stdout.flush()
         return
-    recorder = Recorder(argv) if eligible(argv) else None
     from depslim.cli import main as cli_main
 
     code: int | None = None  # stays None when the run dies of anything but a normal exit
@@ -331,4 +341,7 @@ def main() -> None:
         raise
     finally:
         if recorder is not None:
-            recorder.finish(-1 if code is None else code)
+            try:
+                recorder.finish(-1 if code is None else code)
+            except Exception as exc:
+                _log(f"not stored ({type(exc).__name__}: {exc})")
