@@ -105,9 +105,10 @@ def _memo_file(key: str) -> str:
 
 
 def fingerprint(path: str) -> Fingerprint:
+    """(mtime_ns, size, inode), or None for a path that is missing (or not a path at all)."""
     try:
         st = os.stat(path)
-    except OSError:
+    except (OSError, TypeError, ValueError):
         return None
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
@@ -136,14 +137,8 @@ def stored_output(argv: Sequence[str]) -> bytes | None:
             and isinstance(printed, bytes)):
         _log("miss (unreadable memo)")  # another version's, or damaged: the next run rewrites it
         return None
-    stat = os.stat
     for path, was in zip(paths, stats, strict=True):
-        try:
-            st = stat(path)
-            now: Fingerprint = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except (OSError, TypeError, ValueError):
-            now = None
-        if now != was:
+        if fingerprint(path) != was:
             _log(f"miss ({path} changed)")
             return None
     _log(f"hit ({len(paths)} paths unchanged)")
@@ -252,14 +247,12 @@ class Recorder:
             if stat is not None and stat[0] >= racy:
                 _log(f"not stored ({path} changed within 2 s of the run)")
                 return
-        memo = {"key": self.key, "paths": ordered, "stats": stats, "stdout": printed, "made_ns": time.time_ns()}
+        from depslim.fsio import atomic_write  # the recording path: the CLI's imports are paid already
+
+        memo = {"key": self.key, "paths": ordered, "stats": stats, "stdout": printed}
         target = _memo_file(self.key)
         try:
-            os.makedirs(os.path.dirname(target), exist_ok=True)
-            tmp = f"{target}.{os.getpid()}.tmp"
-            with open(tmp, "wb") as handle:
-                marshal.dump(memo, handle)
-            os.replace(tmp, target)
+            atomic_write(target, marshal.dumps(memo))
             _prune(os.path.dirname(target))
         except OSError as exc:  # a memo is an optimisation: never fail the run for it
             _log(f"not stored ({exc})")

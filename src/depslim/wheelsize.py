@@ -348,7 +348,7 @@ def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tupl
 
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
-        path = Path(_url2pathname(parsed.path))
+        path = Path(urllib.request.url2pathname(parsed.path))
         if path.is_dir():
             path = path / "index.html"
         return path.read_bytes(), "text/html", path.as_uri()
