@@ -245,6 +245,18 @@ def test_pip_tools_refuses_another_platform(tmp_path: Path) -> None:
     assert "--backend uv" in (err.value.hint or "")
 
 
+def test_a_bad_input_is_reported_before_a_bad_target(tmp_path: Path) -> None:
+    base = tmp_path / "requirements-base.txt"
+    base.write_text("alpha\ntorch==\n")
+    with pytest.raises(InputError) as err:  # both wrong: the input's line wins, as if read first
+        compute_lock(base, options=LockOptions(backend="uv", platform="plan9/mips"))
+    assert "requirements-base.txt:2" in err.value.message
+    base.write_text("alpha\n")
+    with pytest.raises(InputError) as err:
+        compute_lock(base, options=LockOptions(backend="uv", platform="plan9/mips"))
+    assert "plan9/mips" in err.value.message
+
+
 @pytest.mark.parametrize("backend", ["pip-tools", "uv"])
 def test_relock_keeps_existing_pins_unless_upgrade(
     backend: str, tmp_path: Path, indexes: dict[str, Index], env: dict[str, str]

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from depslim.errors import DepslimError, InputError
+from depslim.errors import InputError
 
 
 def _config(root: Path) -> dict[str, Any]:
@@ -76,7 +76,6 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         default_output,
         includes,
         read_inputs,
-        resolve_target,
         write_lock,
     )
     from depslim.generate.stamp import check_overwrite
@@ -107,11 +106,6 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         return
     for path in paths:  # refuse early: a hand-edited lock should not cost a resolution first
         check_overwrite(default_output(path), None, force=force)
-    try:
-        resolve_target(options)
-    except DepslimError:
-        read_inputs(paths[0])  # a bad first input is reported before a bad target, as always
-        raise
     console = None
     if not _plain_stderr():
         from rich.console import Console

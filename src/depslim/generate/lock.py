@@ -550,24 +550,32 @@ def compute_lock(input_path: Path, output: Path | None = None, options: LockOpti
     `spec` is `read_inputs(input_path)` when the caller already has it.
 
     The resolver starts first and the inputs are read and validated while it runs (it only
-    needs the file's name); a bad input stops it and raises the same error as before, and an
-    error starting it is raised only after the inputs were found valid, as if they were read first.
+    needs the file's name); a bad input stops it and raises the same error as before, and a bad
+    target or an error starting the resolver is raised only after the inputs were found valid,
+    as if they were read first.
     """
-    python, plat = resolve_target(options)
+    def inputs_first() -> None:  # a bad input is reported before a target or backend problem
+        if spec is None:
+            read_inputs(input_path)
+
+    try:
+        python, plat = resolve_target(options)
+    except Exception:
+        inputs_first()
+        raise
     output = output or default_output(input_path)
     previous = None
     if output.is_file():
         with _suppress_decode():
             text = output.read_text(encoding="utf-8")
             previous = split_stamp(text)[1] if is_intact(text) else None
-    if spec is None and not input_path.is_file():
-        read_inputs(input_path)  # raises the usual "no such file"; nothing to start a resolver on
+    if not input_path.is_file():
+        inputs_first()  # raises the usual "no such file"; nothing to start a resolver on
     try:
         run = BackendRun(options.backend, input_path, python, plat, previous=previous, options=options,
                          constraints=constraints)
     except Exception:
-        if spec is None:
-            read_inputs(input_path)  # a bad input is reported before a backend problem
+        inputs_first()
         raise
     try:
         if spec is None:
