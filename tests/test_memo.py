@@ -17,13 +17,18 @@ import pytest
 from tests.helpers import age, aged_example
 
 
+def memo_env(cache: Path, **extra: str) -> dict[str, str]:
+    """The suite's environment with the memo on, logging, in `cache` (and stable across pytest's
+    phases: it changes PYTEST_CURRENT_TEST between fixture setup and the test)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("DEPSLIM_NO_MEMO", "PYTEST_CURRENT_TEST")}
+    environ.update({"DEPSLIM_CACHE_DIR": str(cache), "DEPSLIM_MEMO_LOG": "1", **extra})
+    return environ
+
+
 def run(project: Path, cache: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items()  # pytest changes PYTEST_CURRENT_TEST per phase
-               if k not in ("DEPSLIM_NO_MEMO", "PYTEST_CURRENT_TEST")}
-    environ.update({"DEPSLIM_CACHE_DIR": str(cache), "DEPSLIM_MEMO_LOG": "1", **(env or {})})
     return subprocess.run(
         [sys.executable, "-m", "depslim", "analyze", str(project), "--format", "json", *extra],
-        capture_output=True, text=True, env=environ, check=False,
+        capture_output=True, text=True, env=memo_env(cache, **(env or {})), check=False,
     )
 
 
@@ -133,10 +138,8 @@ def test_a_run_whose_inputs_just_changed_is_not_stored(project: Path, tmp_path: 
 
 
 def run_image(archive: Path, cache: Path) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if k not in ("DEPSLIM_NO_MEMO", "PYTEST_CURRENT_TEST")}
-    environ.update({"DEPSLIM_CACHE_DIR": str(cache), "DEPSLIM_MEMO_LOG": "1"})
     return subprocess.run([sys.executable, "-m", "depslim", "image", str(archive), "--format", "json"],
-                          capture_output=True, text=True, env=environ, check=False)
+                          capture_output=True, text=True, env=memo_env(cache), check=False)
 
 
 def test_an_image_archive_replays_until_it_is_rewritten(tmp_path: Path) -> None:
@@ -220,10 +223,9 @@ def test_a_memo_problem_never_stops_the_command(project: Path, tmp_path: Path) -
     """The working folder is gone (os.getcwd() fails): no replay, no record, the report as usual."""
     gone = tmp_path / "gone"
     gone.mkdir()
-    environ = {k: v for k, v in os.environ.items() if k != "DEPSLIM_NO_MEMO"}
-    environ.update({"DEPSLIM_CACHE_DIR": str(tmp_path / "cache"), "DEPSLIM_MEMO_LOG": "1"})
     script = f'cd "{gone}" && rmdir "{gone}" && exec "{sys.executable}" -m depslim analyze "{project}" --format json'
-    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=environ, check=False)
+    result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=memo_env(tmp_path / "cache"),
+                            check=False)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["project"] == str(project)
     assert [line for line in memo_lines(result) if line.startswith("memo: off (")]
