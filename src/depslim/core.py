@@ -7,14 +7,15 @@ The core never prints and never exits; progress goes to an observer and errors a
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from depslim import __version__
 from depslim.errors import InputError
-from depslim.findings.base import AnalysisContext
 from depslim.graph import Graph, build_graph
 from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
 from depslim.mapping import Mapped, Mapper
@@ -40,6 +41,9 @@ from depslim.progress import NULL_PROGRESS, Progress
 from depslim.sizes import SizeTable
 from depslim.targets.base import Target
 from depslim.verdicts import CUT_VERDICTS, KEEP_VERDICTS, decide, import_evidence, is_runtime_use
+
+if TYPE_CHECKING:  # the finders (about 0.15 s of imports) load in `build_report`, not before the scan
+    from depslim.findings.base import AnalysisContext
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,20 @@ def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> 
 
 
 def extra_signal_patterns() -> SignalPatterns:
-    """Patterns other finders need the scan to report (swap conditions)."""
+    """Patterns other finders need the scan to report (swap conditions).
+
+    Read from the rule set itself, not through the swap finder, so the scan can start before
+    the finders' imports are paid for."""
     try:
-        from depslim.findings.swaps import signal_patterns as swap_patterns
+        from depslim.swaps.rules import packaged_rules
     except ImportError:
         return SignalPatterns()
-    return swap_patterns()
+    return packaged_rules().signal_patterns()
 
 
-def scan(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> ScanResult:
+def scan(
+    options: AnalyzeOptions, progress: Progress = NULL_PROGRESS, alongside: Callable[[], None] | None = None
+) -> ScanResult:
     from depslim.imports import scan_project
 
     assert options.project is not None
@@ -90,6 +99,7 @@ def scan(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> ScanRes
         patterns=merge_patterns(signal_patterns(), extra_signal_patterns()),
         cache_dir=options.cache_dir,
         progress=progress,
+        alongside=alongside,
     )
 
 
@@ -337,14 +347,62 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(unique.values(), key=lambda f: (-(f.savings_bytes or 0), f.code, f.subject, f.id)))
 
 
+class _Alongside:
+    """Work that needs nothing from the scan, run in a thread while the scan's worker processes
+    parse (this process only waits for them then), or here afterwards when there is no pool.
+
+    Its exception is raised where the result is asked for, so errors surface in the same
+    order as when the steps ran one after the other.
+    """
+
+    def __init__(self, work: Callable[[], DeclaredSet]) -> None:
+        self._work = work
+        self._thread: threading.Thread | None = None
+        self._value: DeclaredSet | None = None
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="depslim-alongside", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._work()
+        except BaseException as exc:  # re-raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> DeclaredSet:
+        if self._thread is None:
+            self._run()
+        else:
+            self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
+
+
+def _prepare(options: AnalyzeOptions, target: Target) -> DeclaredSet:
+    """What `build_report` needs besides the scan: the declarations, the environment's
+    distributions (an image reads its own way, with its own workers) and the finders' modules."""
+    declared = read_declared(options)
+    if target.info().kind == "environment":
+        target.distributions()  # cached by the target
+    import depslim.findings  # noqa: F401  (loaded now, used by build_report)
+
+    return declared
+
+
 def analyze(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Report:
     """Run the whole analysis and return the report (no printing, no exiting)."""
     if options.project is not None and not options.project.is_dir():
         raise InputError(options.project, "no such project directory")
     target = open_target(options, progress)
-    scan_result = scan(options, progress) if options.project is not None else None
-    declared_set = read_declared(options) if options.project is not None else None
-    return build_report(options, target, scan_result, declared_set, progress)
+    if options.project is None:
+        return build_report(options, target, None, None, progress)
+    alongside = _Alongside(lambda: _prepare(options, target))
+    scan_result = scan(options, progress, alongside.start)
+    return build_report(options, target, scan_result, alongside.result(), progress)
 
 
 def build_report(
@@ -418,6 +476,8 @@ def build_report(
                     )
                 )
     findings += list(target.findings())
+    from depslim.findings.base import AnalysisContext
+
     context = AnalysisContext(
         project_root=options.project,
         scan=scan_result,

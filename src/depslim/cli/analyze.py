@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console, Group
 
 from depslim import report as formats
 from depslim.cachedir import cache_root
@@ -61,6 +60,8 @@ def command(ctx: click.Context, **params: object) -> None:
     with progress_for_terminal(fmt == "terminal" or p["output"] is not None) as progress:
         result = analyze(options, progress)
     if fmt == "terminal" and p["output"] is None:
+        from rich.console import Console, Group
+
         from depslim.report.terminal import renderables
 
         Console(highlight=False).print(Group(*renderables(result)))

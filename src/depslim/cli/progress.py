@@ -4,20 +4,13 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    SpinnerColumn,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING, Any
 
 from depslim.progress import NULL_PROGRESS
 from depslim.progress import Progress as ProgressObserver
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class RichProgress:
@@ -44,11 +37,18 @@ class RichProgress:
 @contextlib.contextmanager
 def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
     """A live progress display on stderr when it is a terminal; a silent observer otherwise."""
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
+    if not enabled:
         yield NULL_PROGRESS
         return
-    columns = (
+    # rich (about 40 ms of imports) is loaded only when a display may be shown.
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield NULL_PROGRESS
+        return
+    columns: tuple[Any, ...] = (
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),

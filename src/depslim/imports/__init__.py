@@ -13,7 +13,7 @@ import contextlib
 import gc
 import os
 import tomllib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,7 +110,11 @@ def _scan_path(job: tuple[str, str]) -> tuple[str, str, Result]:
 
 
 def _parse_all(
-    jobs: list[WalkedFile], patterns: CompiledPatterns, progress: Progress, stats: ScanStats
+    jobs: list[WalkedFile],
+    patterns: CompiledPatterns,
+    progress: Progress,
+    stats: ScanStats,
+    alongside: Callable[[], None] | None = None,
 ) -> dict[str, tuple[str, Result]]:
     out: dict[str, tuple[str, Result]] = {}
     work = [(f.rel, f.path) for f in jobs]
@@ -129,7 +133,12 @@ def _parse_all(
         context = multiprocessing.get_context(method)
         chunksize = max(1, len(work) // (workers * 16))
         with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(patterns,)) as pool:
-            for rel, sha, result in pool.map(_scan_path, work, chunksize=chunksize):
+            results = pool.map(_scan_path, work, chunksize=chunksize)
+            # Every worker is forked by the first submit, so other work may start threads now
+            # (forking while a thread holds a lock could deadlock a child).
+            if alongside is not None:
+                alongside()
+            for rel, sha, result in results:
                 out[rel] = (sha, result)
                 progress.advance(_TASK)
         return out
@@ -185,8 +194,12 @@ def _entrypoints(walk: Any, configs: dict[str, bytes], text: str, pyproject: dic
 
 def _assemble(
     results: dict[str, Result], layout: Layout, rules: ContextRules
-) -> tuple[list[ImportRef], list[Signal], list[NotebookInstall], list[str], dict[str, set[str]]]:
-    """Project-level meaning of per-file results: modules, first-party flags, contexts, graph."""
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[Any, ...]], list[str], dict[str, set[str]]]:
+    """Project-level meaning of per-file results: modules, first-party flags, contexts, graph.
+
+    Imports, signals and notebook installs come out as the cache's rows (`result_rows`): the
+    cold run builds its ScanResult from them as a warm run does, and stores them unconverted.
+    """
     # Absolute names first: a root folder without __init__.py is first-party only if reached into.
     absolute = set()
     for imports, *_ in results.values():
@@ -203,15 +216,16 @@ def _assemble(
         d.rpartition("/")[2] for d in layout.py_dirs
     }
     closures: dict[str, tuple[str, ...]] = {}
-    refs: list[ImportRef] = []
-    signals: list[Signal] = []
-    installs: list[NotebookInstall] = []
+    refs: list[tuple[Any, ...]] = []
+    signals: list[tuple[Any, ...]] = []
+    installs: list[tuple[Any, ...]] = []
     warnings: list[str] = []
     edges: dict[str, set[str]] = {}
     for rel in sorted(results):
         imports, raw_signals, errors, raw_installs, _skipped = results[rel]
-        context = rules.context_of(rel)
+        context = rules.context_of(rel).value
         notebook = rel.endswith(".ipynb")
+        file_bits = _NOTEBOOK if notebook else 0
         as_py = rel[: -len(".ipynb")] + ".py" if notebook else rel
         base = layout.base_dir(as_py)
         own_module = None if notebook else layout.module_of(rel)
@@ -235,19 +249,8 @@ def _assemble(
                 if not first_party and top in local_tops and layout.exists_under(base, module, namespace_ok=False):
                     first_party = True
                     local_file = layout.local_file(base, module)
-            refs.append(
-                ImportRef(
-                    resolved,
-                    Location(rel, line),
-                    context,
-                    bool(flags & OPTIONAL),
-                    bool(flags & TYPING),
-                    bool(flags & DEFERRED),
-                    bool(flags & DYNAMIC),
-                    notebook,
-                    first_party,
-                )
-            )
+            bits = flags & _ROW_FLAGS | file_bits | (_FIRST_PARTY if first_party else 0)
+            refs.append((resolved, rel, line, context, bits))
             if first_party and own_module is not None and not flags & TYPING:
                 if local_file is None and resolved in closures:
                     targets.update(closures[resolved])
@@ -261,9 +264,9 @@ def _assemble(
             targets.discard(own_module)
             edges[own_module] = targets
         for pattern, value, line, kind in raw_signals:
-            signals.append(Signal(pattern, value, Location(rel, line), context, kind))
+            signals.append((pattern, value, rel, line, context, kind))
         for line, requirement in raw_installs:
-            installs.append(NotebookInstall(requirement, Location(rel, line)))
+            installs.append((requirement, rel, line))
         for line, problem in errors:
             warnings.append(f"{rel}:{line}: {problem}")
     return refs, signals, installs, warnings, edges
@@ -301,25 +304,16 @@ def _module_prefixes(dotted: str, modules: dict[str, str]) -> tuple[str, ...]:
     return tuple(p for p in (".".join(parts[:k]) for k in range(1, len(parts) + 1)) if p in modules)
 
 
+# The cache's rows of a ScanResult: imports (module, path, line, context, bits), sorted first-party
+# names, files scanned, notebook installs (requirement, path, line), warnings, sorted reachable
+# modules or None, entrypoints (path, line, kind, detail), signals (pattern, value, path, line,
+# context, kind). Built by `_assemble` and `scan_project_with_stats`, read by `result_from_rows`.
 _CONTEXTS = {c.value: c for c in Context}
-
-
-def result_rows(result: ScanResult) -> tuple[Any, ...]:
-    """A ScanResult as plain tuples (marshal-able) for the cache."""
-    return (
-        tuple(
-            (r.module, r.location.path, r.location.line, r.context.value,
-             r.optional | r.typing_only << 1 | r.deferred << 2 | r.dynamic << 3 | r.notebook << 4 | r.first_party << 5)
-            for r in result.imports
-        ),
-        tuple(sorted(result.first_party)),
-        result.files_scanned,
-        tuple((i.requirement, i.location.path, i.location.line) for i in result.notebook_installs),
-        result.warnings,
-        None if result.reachable_modules is None else tuple(sorted(result.reachable_modules)),
-        tuple((e.path, e.line, e.kind, e.detail) for e in result.entrypoints),
-        tuple((s.pattern, s.value, s.location.path, s.location.line, s.context.value, s.kind) for s in result.signals),
-    )
+# An import row's flag bits: the scanner's OPTIONAL|TYPING|DEFERRED|DYNAMIC as they are, then these.
+_ROW_FLAGS = OPTIONAL | TYPING | DEFERRED | DYNAMIC
+_NOTEBOOK = 16
+_FIRST_PARTY = 32
+assert _ROW_FLAGS == 15
 
 
 @contextlib.contextmanager
@@ -375,6 +369,7 @@ def scan_project_with_stats(
     patterns: SignalPatterns = NO_PATTERNS,
     cache_dir: Path | None = None,
     progress: Progress = NULL_PROGRESS,
+    alongside: Callable[[], None] | None = None,
 ) -> tuple[ScanResult, ScanStats]:
     """`scan_project` plus how each file's result was obtained."""
     root = Path(root)
@@ -416,7 +411,7 @@ def scan_project_with_stats(
         else:
             to_parse.append(walked)
     if to_parse:
-        parsed = _parse_all(to_parse, compiled, progress, stats)
+        parsed = _parse_all(to_parse, compiled, progress, stats, alongside)
         for walked in to_parse:
             sha, result = parsed[walked.rel]
             results[walked.rel] = result
@@ -450,17 +445,19 @@ def scan_project_with_stats(
         refs, signals, installs, file_warnings, edges = _assemble(results, layout, rules)
     entrypoints = _entrypoints(walk, configs, text, pyproject)
     start = start_modules(entrypoints, layout)
-    result = ScanResult(
-        imports=tuple(refs),
-        first_party=frozenset(layout.names),
-        files_scanned=len(walk.sources),
-        notebook_installs=tuple(installs),
-        warnings=tuple(warnings + file_warnings),
-        reachable_modules=reachable(start, edges) if start else None,
-        entrypoints=tuple(ep.evidence for ep in entrypoints),
-        signals=tuple(signals),
+    rows = (
+        tuple(refs),
+        tuple(sorted(layout.names)),
+        len(walk.sources),
+        tuple(installs),
+        tuple(warnings + file_warnings),
+        tuple(sorted(reachable(start, edges))) if start else None,
+        tuple((e.path, e.line, e.kind, e.detail) for e in (ep.evidence for ep in entrypoints)),
+        tuple(signals),
     )
-    stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, result_rows(result))
+    result = result_from_rows(rows)
+    assert result is not None, "rows built here always fit"
+    stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, rows)
     return result, stats
 
 
@@ -473,6 +470,7 @@ def scan_project(
     patterns: SignalPatterns = NO_PATTERNS,
     cache_dir: Path | None = None,
     progress: Progress = NULL_PROGRESS,
+    alongside: Callable[[], None] | None = None,
 ) -> ScanResult:
     """Scan a project statically; never imports or runs project code.
 
@@ -480,7 +478,9 @@ def scan_project(
     (`data/contexts.toml`); `exclude` holds gitignore-style globs relative to `root`, on top of
     the project's own `.gitignore` files. `patterns` says which usages to report as `Signal`s.
     `cache_dir` (None = no cache) keeps per-file results keyed by content; an unusable cache
-    directory only costs speed. Raises `InputError` when `root` is not a directory; files that
+    directory only costs speed. `alongside` is called once worker processes are parsing, to
+    start work of the caller's that can use this process meanwhile (it is not called when
+    the files are parsed here). Raises `InputError` when `root` is not a directory; files that
     do not parse become "path:line: problem" warnings and the scan goes on.
     """
     return scan_project_with_stats(
@@ -491,6 +491,7 @@ def scan_project(
         patterns=patterns,
         cache_dir=cache_dir,
         progress=progress,
+        alongside=alongside,
     )[0]
 
 

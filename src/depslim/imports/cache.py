@@ -87,7 +87,7 @@ def save(snapshot: Snapshot, entries: dict[str, Entry], result_key: str = "", re
     """Write the snapshot; False (and nothing raised) when the cache cannot be written.
 
     `result` is the assembled project-level answer as plain tuples (see
-    `depslim.imports.result_rows`), so a warm run skips resolution, contexts and the graph.
+    the rows `depslim.imports` builds), so a warm run skips resolution, contexts and the graph.
     """
     if snapshot.path is None:
         return False
