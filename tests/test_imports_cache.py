@@ -100,3 +100,30 @@ def test_process_pool_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.
     third_party = sorted((r.location.path, r.module) for r in result.imports if not r.first_party)
     assert third_party == sorted((f"pkg/m{i}.py", f"dep{i}") for i in range(POOL_MIN_FILES + 10))
     assert {r.module for r in result.imports if r.first_party} == {"pkg"}
+
+
+def test_alongside_starts_once_the_workers_parse_and_never_without_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller's side work may start a thread only after the pool has forked."""
+    root = tmp_path / "many"
+    for i in range(POOL_MIN_FILES + 10):
+        path = root / "pkg" / f"m{i}.py"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"import dep{i}\n")
+    calls: list[int] = []
+    _, stats = scan_project_with_stats(root, alongside=lambda: calls.append(stats_workers()))
+    if len(os.sched_getaffinity(0)) > 1:
+        assert stats.workers >= 2 and len(calls) == 1
+        assert calls[0] >= 2, "called before the worker processes existed"
+    monkeypatch.setattr(imports_pkg, "POOL_MIN_FILES", 10**9)
+    calls.clear()
+    _, serial = scan_project_with_stats(root, alongside=lambda: calls.append(0))
+    assert serial.workers == 0 and calls == []
+
+
+def stats_workers() -> int:
+    """Live child processes of this one (the pool's workers, once forked)."""
+    import multiprocessing
+
+    return len(multiprocessing.active_children())
