@@ -419,3 +419,29 @@ def test_deeply_nested_expression_does_not_crash(tmp_path: Path) -> None:
     result = scan_project(write(tmp_path, {"m.py": source}), patterns=SignalPatterns(strings=("^s3://",)))
     assert [r.module for r in result.imports] == ["os"]
     assert len(result.signals) == 900 and result.warnings == ()
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        'import torch\nx = "cuda"\ny = torch.ones(1).to("cuda:0")\n',
+        'x = "a" "cuda"\ny = "cuda" "b"\nz = "cuda"  # "s3://c"\n',
+        'x = ("cuda"\n     "suffix")\ny = ("prefix"\n     "cuda")\n',
+        'x = f"cuda:{i}"\ny = r"cuda"\nz = b"cuda"\nw = u"cuda"\nv = rb"s3://x"\n',
+        '# device = "cuda"\nx = 1  # "cuda"\n',
+        'x = "é" ; y = "cuda"\nz = {"gpu": "cuda", \'cuda\': 1}\n',
+        '"""cuda"""\nx = """\n"cuda"\n"""\nw = "cu\\"da" + "cuda\\n"\n',
+        'devices = [\n    "cuda",\n    "cuda:1",\n]\nif d == "cuda" or d == \'s3://b\':\n    pass\n',
+        'def f():\n    """Run on "cuda"."""\n    return x.cuda() if "cuda" in y else "s3://k"\n',
+        'match d:\n    case "cuda":\n        pass\n',
+        'x = f"{y!r}" "cuda"\n',
+    ],
+)
+def test_strings_read_from_the_text_equal_the_full_parse(source: str) -> None:
+    """String signals read without `ast` must be exactly what the parse gives: value, line,
+    order, and each literal once (also when its statement is parsed for another hit)."""
+    patterns = compile_patterns(
+        SignalPatterns(attributes=frozenset({".cuda"}), strings=(r"^cuda(:\d+)?$", "^s3://", "^gpu"))
+    )
+    data = source.encode()
+    assert scan_bytes(data, patterns) == scan_bytes(data, patterns, full=True)

@@ -784,6 +784,80 @@ def _string_hits(source: _Source, needles: Sequence[re.Pattern[str]]) -> list[in
     return found
 
 
+_PREFIXED_QUOTE = re.compile(r"[rRbBuUfF]{1,2}[\"']")
+
+
+def _after_string(text: str, pos: int) -> int:
+    """Offset of the next token after a string literal ending before `pos`: spaces, comments,
+    backslash continuations and newlines skipped (conservative: a newline may end the statement)."""
+    size = len(text)
+    while pos < size:
+        char = text[pos]
+        if char in " \t\f\n\\":
+            pos += 1
+        elif char == "#":
+            end = text.find("\n", pos)
+            if end < 0:
+                return size
+            pos = end
+        else:
+            break
+    return pos
+
+
+def _literal_string(source: _Source, quote_pos: int) -> tuple[int, int, str] | None:
+    """(line, byte column, value) of the plain one-line string literal opening at `quote_pos`,
+    exactly as `ast` gives it as a Constant; None when `ast` must decide.
+
+    Only the simplest literal is read here: no prefix (f, r, b, u), no escape, closed on its
+    own line, not glued to a neighbouring literal (implicit concatenation), not the first
+    token of a line (which may continue a literal from the line before). Everything else —
+    and every attribute hit — is parsed as before.
+    """
+    text = source.text
+    quote = text[quote_pos]
+    line_start = text.rfind("\n", 0, quote_pos) + 1
+    before = text[line_start:quote_pos].rstrip(" \t")
+    if not before or before[-1] in "\"'_\\" or before[-1].isalnum():
+        return None
+    if line_start >= 2 and text[line_start - 2] == "\\":
+        return None  # the line continues a backslash-joined one (maybe inside a string)
+    end = text.find(quote, quote_pos + 1)
+    newline = text.find("\n", quote_pos + 1)
+    if end < 0 or 0 <= newline < end or "\\" in text[quote_pos + 1 : end]:
+        return None
+    nxt = _after_string(text, end + 1)
+    if nxt < len(text) and (text[nxt] in "\"'" or _PREFIXED_QUOTE.match(text, nxt)):
+        return None
+    if not source.in_code(quote_pos):
+        return None
+    column = len(text[line_start:quote_pos].encode("utf-8"))
+    return source.line_of(quote_pos), column, text[quote_pos + 1 : end]
+
+
+def _string_signals(
+    source: _Source, hits: list[int], patterns: CompiledPatterns
+) -> tuple[list[tuple[int, int, RawSignal]], list[int]]:
+    """String hits read straight from the text where that is exact, and those `ast` must read.
+
+    Most string signals ("cuda", "s3://…") sit in statements that hold no other hit; reading
+    them here spares parsing those statements (about a third of the scan's time on diffusers).
+    """
+    found: list[tuple[int, int, RawSignal]] = []
+    rest: list[int] = []
+    for pos in sorted(hits):
+        literal = _literal_string(source, pos - 1)
+        if literal is None:
+            rest.append(pos)
+            continue
+        line, column, value = literal
+        if len(value) < _MAX_STRING:
+            for pattern, regex in patterns.strings:
+                if regex.match(value):
+                    found.append((line, column, (pattern, value, line, "string")))
+    return found, rest
+
+
 @lru_cache(maxsize=256)
 def _dotted_needle(words: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(r"\.(?:" + "|".join(re.escape(w) for w in words) + r")\b")
@@ -938,14 +1012,24 @@ def _collect(trees: Iterable[tuple[ast.Module, int]], text: str) -> _ImportColle
 
 
 def _signals(
-    trees: Iterable[tuple[ast.Module, int]], patterns: CompiledPatterns, aliases: dict[str, str]
+    trees: Iterable[tuple[ast.Module, int]],
+    patterns: CompiledPatterns,
+    aliases: dict[str, str],
+    direct: Sequence[tuple[int, int, RawSignal]] = (),
 ) -> tuple[RawSignal, ...]:
+    """Signals from the parsed statements plus those read from the text (`direct`); a literal
+    read both ways (its statement was parsed for another hit) counts once."""
     visitor = _SignalVisitor(patterns, aliases)
     for tree, offset in trees:
         visitor.offset = offset
         visitor.visit(tree)
-    visitor.found.sort()
-    return tuple(raw for _, _, raw in visitor.found)
+    found = visitor.found
+    if direct:
+        read = {(line, column) for line, column, _ in direct}
+        found = [f for f in found if f[2][3] != "string" or (f[0], f[1]) not in read]
+        found += direct
+    found.sort()
+    return tuple(raw for _, _, raw in found)
 
 
 def _scan_fragments(text: str, patterns: CompiledPatterns) -> FileScan:
@@ -968,11 +1052,14 @@ def _scan_fragments(text: str, patterns: CompiledPatterns) -> FileScan:
         hits += _dotted_hits(source, dotted)
     if bare:
         hits += _hits(source, sorted(bare))
+    direct: list[tuple[int, int, RawSignal]] = []
     if patterns.string_needles:
-        hits += _string_hits(source, patterns.string_needles)
-    if not hits:
+        direct, parse = _string_signals(source, _string_hits(source, patterns.string_needles), patterns)
+        hits += parse
+    if not hits and not direct:
         return imports, (), None
-    return imports, _signals(_parse_hits(source, hits), patterns, collector.aliases), None
+    trees = _parse_hits(source, hits) if hits else []
+    return imports, _signals(trees, patterns, collector.aliases, direct), None
 
 
 def _scan_full(text: str, patterns: CompiledPatterns) -> FileScan:
