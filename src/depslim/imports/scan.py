@@ -957,6 +957,13 @@ def _parse_simple(match: re.Match[str]) -> tuple[Any, ...] | None:
     return (module, level, tuple(names))
 
 
+# Statement text -> its reading (or None): the same few import lines recur across a project's
+# files (`import torch` in a thousand of them), so each is matched and split once per process.
+_SIMPLE_SEEN: dict[str, Any] = {}
+_SIMPLE_SEEN_MAX = 8192
+_UNSEEN = object()
+
+
 def _simple_imports(source: _Source, hits: list[int]) -> tuple[list[tuple[int, tuple[Any, ...]]], list[int]]:
     """Split off top-level statements that are one plain import: most imports, no `ast` needed.
 
@@ -973,9 +980,14 @@ def _simple_imports(source: _Source, hits: list[int]) -> tuple[list[tuple[int, t
         start = bounds[index]
         statement = None
         if text.startswith(("import", "from"), start):
-            match = _SIMPLE.match(text, start, bounds[index + 1])
-            if match is not None:
-                statement = _parse_simple(match)
+            chunk = text[start : bounds[index + 1]]
+            statement = _SIMPLE_SEEN.get(chunk, _UNSEEN)
+            if statement is _UNSEEN:
+                match = _SIMPLE.match(chunk)
+                statement = None if match is None else _parse_simple(match)
+                if len(_SIMPLE_SEEN) >= _SIMPLE_SEEN_MAX:
+                    _SIMPLE_SEEN.clear()
+                _SIMPLE_SEEN[chunk] = statement
         if statement is None:
             rest.extend(positions)
         else:
