@@ -637,6 +637,22 @@ class _Source:
     def in_string(self, pos: int) -> bool:
         return self.in_triple(pos) or not self.in_code(pos)
 
+    def literal_around(self, pos: int) -> int | None:
+        """Where the string literal holding `pos` opens (its first quote; for a triple-quoted
+        one, the first of the three); None when `pos` is in code or in a comment."""
+        i = bisect_right(self.starts, pos) - 1
+        if i >= 0 and pos < self.ends[i]:
+            return self.starts[i]
+        start = self.text.rfind("\n", 0, pos) + 1
+        if i >= 0 and start < self.ends[i] <= pos:
+            start = self.ends[i]
+        for match in _LINE_TOKENS.finditer(self.text, start, pos):
+            if match.group() == "#":
+                return None
+            if match.group(1) is None and match.group(2) is None:
+                return match.start()
+        return None
+
     # -- statements
 
     def boundaries(self) -> list[int]:
@@ -845,8 +861,19 @@ def _string_signals(
     """
     found: list[tuple[int, int, RawSignal]] = []
     rest: list[int] = []
+    text = source.text
     for pos in sorted(hits):
-        literal = _literal_string(source, pos - 1)
+        quote = pos - 1
+        opening = source.literal_around(quote)
+        if opening is not None and opening != quote - 2:
+            # The quote is inside another literal ("… 'cuda' …", a docstring's `pipe.to("cuda")`)
+            # or a comment. That literal's value starts elsewhere, so the hit cannot match
+            # (a match must start with the searched text) — unless it is an f-string, whose
+            # replacement fields hold real literals.
+            if "f" in text[max(0, opening - 2) : opening].lower():
+                rest.append(pos)
+            continue
+        literal = None if opening is not None else _literal_string(source, quote)
         if literal is None:
             rest.append(pos)
             continue
