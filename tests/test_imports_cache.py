@@ -123,45 +123,7 @@ def test_alongside_starts_once_the_workers_parse_and_never_without_them(
 
 
 def stats_workers() -> int:
-    """Child processes of this one (the scan's workers, once forked), read from /proc."""
-    count = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rpartition(")")[2].split()
-        except OSError:
-            continue
-        count += fields[1] == str(os.getpid())
-    return count
+    """Live child processes of this one (the pool's workers, once forked)."""
+    import multiprocessing
 
-
-def test_a_worker_that_dies_costs_speed_not_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A forked worker killed mid-scan leaves its files; the scan parses them itself."""
-    root = tmp_path / "many"
-    for i in range(POOL_MIN_FILES + 10):
-        path = root / "pkg" / f"m{i}.py"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"import dep{i}\n")
-    parent = os.getpid()
-    real = imports_pkg._scan_path
-
-    def dies_in_a_worker(job: tuple[str, str]) -> object:
-        if os.getpid() != parent and job[0] == "pkg/m7.py":
-            os._exit(9)
-        return real(job)
-
-    monkeypatch.setattr(imports_pkg, "_scan_path", dies_in_a_worker)
-    result, stats = scan_project_with_stats(root)
-    if len(os.sched_getaffinity(0)) > 1:
-        assert stats.workers >= 2
-    found = sorted(r.module for r in result.imports)
-    assert found == sorted(f"dep{i}" for i in range(POOL_MIN_FILES + 10))
-    assert stats.parsed == POOL_MIN_FILES + 10
-
-
-def test_forked_run_hands_over_every_result_once() -> None:
-    from depslim.imports import forked
-
-    seen: list[object] = []
-    started: list[bool] = []
-    forked.run(list(range(500)), lambda n: (n, str(n * n)), 2, seen.append, lambda: started.append(True))
-    assert sorted(seen) == [(n, str(n * n)) for n in range(500)] and started == [True]
+    return len(multiprocessing.active_children())

@@ -20,7 +20,6 @@ from typing import Any
 
 from depslim.errors import InputError
 from depslim.imports import cache as scan_cache
-from depslim.imports import forked
 from depslim.imports.contexts import ContextRules, context_data
 from depslim.imports.entrypoints import (
     Entrypoint,
@@ -126,30 +125,22 @@ def _parse_all(
         # Big files first so no worker is left with a long tail; small chunks balance the rest.
         sizes = {f.rel: f.size for f in jobs}
         work.sort(key=lambda job: -sizes[job[0]])
-        def take(item: tuple[str, str, Result]) -> None:
-            rel, sha, result = item
-            out[rel] = (sha, result)
-            progress.advance(_TASK)
-
-        if forked.available():
-            _init_worker(patterns)  # inherited by the forked workers
-            forked.run(work, _scan_path, workers, take, alongside)
-            for job in work:  # a worker that died left its jobs: run them here
-                if job[0] not in out:
-                    take(_scan_path(job))
-            return out
         # Imported here: a warm run never starts a pool, and these imports cost ~20 ms.
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+        context = multiprocessing.get_context(method)
         chunksize = max(1, len(work) // (workers * 16))
-        context = multiprocessing.get_context()
         with ProcessPoolExecutor(workers, context, initializer=_init_worker, initargs=(patterns,)) as pool:
             results = pool.map(_scan_path, work, chunksize=chunksize)
+            # Every worker is forked by the first submit, so other work may start threads now
+            # (forking while a thread holds a lock could deadlock a child).
             if alongside is not None:
                 alongside()
-            for item in results:
-                take(item)
+            for rel, sha, result in results:
+                out[rel] = (sha, result)
+                progress.advance(_TASK)
         return out
     _init_worker(patterns)
     for job in work:
