@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from depslim import __version__
 from depslim.errors import InputError
 from depslim.graph import Graph, build_graph
+from depslim.graph import warm as warm_graph
 from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
 from depslim.mapping import Mapped, Mapper
 from depslim.model import (
@@ -387,7 +388,7 @@ def _prepare(options: AnalyzeOptions, target: Target) -> DeclaredSet:
     distributions (an image reads its own way, with its own workers) and the finders' modules."""
     declared = read_declared(options)
     if target.info().kind == "environment":
-        target.distributions()  # cached by the target
+        warm_graph(target.distributions())  # the target keeps its distributions
     import depslim.findings  # noqa: F401  (loaded now, used by build_report)
 
     return declared

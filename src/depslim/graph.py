@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
@@ -29,11 +30,22 @@ def _applies(req: Requirement, markers: Mapping[str, str], extra: str) -> bool:
         return False
 
 
+@lru_cache(maxsize=8192)
 def _parse(text: str) -> Requirement | None:
+    """Cached: the same Requires-Dist strings recur, and `warm` parses them ahead of use.
+    The Requirement objects are shared, so nothing here changes them."""
     try:
         return Requirement(text)
     except InvalidRequirement:
         return None
+
+
+def warm(dists: Iterable[InstalledDistribution]) -> None:
+    """Parse every distribution's requirements now (the core does this while the scan's
+    workers run), so `build_graph` later only evaluates markers."""
+    for dist in dists:
+        for text in dist.requires:
+            _parse(text)
 
 
 @dataclass(frozen=True)

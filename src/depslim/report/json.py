@@ -19,10 +19,24 @@ from depslim.model import SCHEMA_VERSION, Report
 name = "json"
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELDS.get(cls)
+    if names is None:
+        names = _FIELDS[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
 def to_data(value: Any) -> Any:
     """Records → plain JSON values (enums by value, tuples as lists, mappings as objects)."""
+    kind = type(value)
+    if kind in _SCALARS:  # most values: answered before the slower checks below
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {name: to_data(getattr(value, name)) for name in _field_names(kind)}
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, Mapping):
