@@ -445,3 +445,19 @@ def test_strings_read_from_the_text_equal_the_full_parse(source: str) -> None:
     )
     data = source.encode()
     assert scan_bytes(data, patterns) == scan_bytes(data, patterns, full=True)
+
+
+def test_attribute_uses_inside_fstrings_are_signals() -> None:
+    """`f"{torch.cuda.current_device()}"` uses CUDA as much as the same call outside a string."""
+    source = (
+        "import torch\nfrom torch import cuda\n"
+        'print(f"{torch.cuda.current_device()} of {cuda.device_count()}")\n'
+        'note = f"call .cuda() yourself"\n'
+        "doc = rf'''{model.cuda()}'''\n"
+        'plain = "{torch.cuda}"\n'
+    )
+    patterns = compile_patterns(SignalPatterns(attributes=frozenset({".cuda", "torch.cuda"})))
+    fast = scan_bytes(source.encode(), patterns)
+    assert fast == scan_bytes(source.encode(), patterns, full=True)
+    lines = sorted({line for _, _, line, _ in fast[1]})
+    assert lines == [3, 5], fast[1]

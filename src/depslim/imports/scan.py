@@ -637,6 +637,13 @@ class _Source:
     def in_string(self, pos: int) -> bool:
         return self.in_triple(pos) or not self.in_code(pos)
 
+    def in_code_or_fstring(self, pos: int) -> bool:
+        """In code, or inside an f-string, whose replacement fields are code (`f"{x.cuda}"`)."""
+        if self.in_code(pos):
+            return True
+        opening = self.literal_around(pos)
+        return opening is not None and "f" in self.text[max(0, opening - 2) : opening].lower()
+
     def literal_around(self, pos: int) -> int | None:
         """Where the string literal holding `pos` opens (its first quote; for a triple-quoted
         one, the first of the three); None when `pos` is in code or in a comment."""
@@ -771,19 +778,25 @@ def _is_import_word(text: str, start: int, end: int) -> bool:
 
 
 def _hits(
-    source: _Source, words: Iterable[str], keep: Callable[[str, int, int], bool] = _is_word
+    source: _Source,
+    words: Iterable[str],
+    keep: Callable[[str, int, int], bool] = _is_word,
+    *,
+    fstrings: bool = False,
 ) -> list[int]:
-    """Offsets of `words` in code (not in a string or comment) that `keep` accepts.
+    """Offsets of `words` in code (not in a string or comment) that `keep` accepts; with
+    `fstrings`, also inside f-strings (their replacement fields are code).
 
     `str.find` loops, not a regex: `re` has no fast scan for alternations of words.
     """
     text = source.text
+    in_code = source.in_code_or_fstring if fstrings else source.in_code
     found = []
     for word in words:
         size = len(word)
         pos = text.find(word)
         while pos >= 0:
-            if keep(text, pos, pos + size) and source.in_code(pos):
+            if keep(text, pos, pos + size) and in_code(pos):
                 found.append(pos)
             pos = text.find(word, pos + size)
     return found
@@ -891,11 +904,12 @@ def _dotted_needle(words: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def _dotted_hits(source: _Source, words: Sequence[str]) -> list[int]:
-    """Offsets of `.word` attribute accesses in code (one regex pass: it starts with a literal)."""
+    """Offsets of `.word` attribute accesses in code, f-strings included (one regex pass: it
+    starts with a literal)."""
     found = []
     for match in _dotted_needle(tuple(sorted(words))).finditer(source.text):
         pos = match.start()
-        if source.in_code(pos):
+        if source.in_code_or_fstring(pos):
             found.append(pos)
     return found
 
@@ -1090,7 +1104,7 @@ def _scan_fragments(text: str, patterns: CompiledPatterns) -> FileScan:
     if dotted:
         hits += _dotted_hits(source, dotted)
     if bare:
-        hits += _hits(source, sorted(bare))
+        hits += _hits(source, sorted(bare), fstrings=True)
     direct: list[tuple[int, int, RawSignal]] = []
     if patterns.string_needles:
         direct, parse = _string_signals(source, _string_hits(source, patterns.string_needles), patterns)
