@@ -625,6 +625,11 @@ class _Source:
         i = bisect_right(self.starts, pos) - 1
         return i >= 0 and pos < self.ends[i]
 
+    def opens_triple(self, pos: int) -> bool:
+        """Does a triple-quoted string (a docstring, say) open at `pos`?"""
+        i = bisect_left(self.starts, pos)
+        return i < len(self.starts) and self.starts[i] == pos
+
     def in_code(self, pos: int) -> bool:
         i = bisect_right(self.starts, pos) - 1
         if i >= 0 and pos < self.ends[i]:
@@ -715,8 +720,8 @@ class _Source:
         after_decorator = False
         for match in _LINE.finditer(text, start, end):
             pos = match.end()
-            if self.in_triple(pos):
-                continue
+            if self.in_triple(pos) and not self.opens_triple(pos):
+                continue  # a line inside a triple-quoted string (one opening there is a member)
             indent = match.group(1)
             if in_header:
                 # A header (decorators, signature, condition) ends where its brackets balance.
