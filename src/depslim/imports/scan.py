@@ -539,6 +539,7 @@ _COL0 = re.compile(r"\n(?=[^\s#)\]}])")
 _LINE = re.compile(r"\n([ \t]*)(?=[^\s#)\]}])")
 _CONTINUATION = re.compile(r"[ \t]*(?:else|elif|except|finally)\b")
 _COMPOUND = re.compile(r"([ \t]*)(?:@|(?:async[ \t]+)?(?:def|for|with)\b|class\b|if\b|try\b|while\b|match\b)")
+_FSTRING_PREFIXES = frozenset({"f", "fr", "rf"})
 _HOLLOW_MIN = 1500  # smaller statements are parsed whole: hollowing them saves nothing
 _TRIPLES = ('"""', "'''")
 
@@ -647,7 +648,17 @@ class _Source:
         if self.in_code(pos):
             return True
         opening = self.literal_around(pos)
-        return opening is not None and "f" in self.text[max(0, opening - 2) : opening].lower()
+        return opening is not None and self.is_fstring(opening)
+
+    def is_fstring(self, opening: int) -> bool:
+        """Is the literal whose first quote is at `opening` an f-string (`f"…"`, `rf"…"`, `Fr"…"`)?"""
+        text = self.text
+        start = opening
+        while start > 0 and opening - start < 3 and text[start - 1].isalpha():
+            start -= 1
+        if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            return False  # letters of a longer name, not a prefix
+        return text[start:opening].lower() in _FSTRING_PREFIXES
 
     def literal_around(self, pos: int) -> int | None:
         """Where the string literal holding `pos` opens (its first quote; for a triple-quoted
@@ -875,11 +886,10 @@ def _string_signals(
     """String hits read straight from the text where that is exact, and those `ast` must read.
 
     Most string signals ("cuda", "s3://…") sit in statements that hold no other hit; reading
-    them here spares parsing those statements (about a third of the scan's time on diffusers).
+    them here spares parsing those statements (about a fifth of the scan's time on diffusers).
     """
     found: list[tuple[int, int, RawSignal]] = []
     rest: list[int] = []
-    text = source.text
     for pos in sorted(hits):
         quote = pos - 1
         opening = source.literal_around(quote)
@@ -888,7 +898,7 @@ def _string_signals(
             # or a comment. That literal's value starts elsewhere, so the hit cannot match
             # (a match must start with the searched text) — unless it is an f-string, whose
             # replacement fields hold real literals.
-            if "f" in text[max(0, opening - 2) : opening].lower():
+            if source.is_fstring(opening):
                 rest.append(pos)
             continue
         literal = None if opening is not None else _literal_string(source, quote)
