@@ -426,15 +426,6 @@ class BackendRun:
         self._proc.communicate()
 
 
-def run_backend(
-    backend: str, spec: InputSpec, input_path: Path, python: str, plat: str,
-    *, previous: str | None, options: LockOptions, constraints: Sequence[Pin] = (),
-) -> str:
-    """Run the resolver in a private temp dir and return its raw output text."""
-    return BackendRun(backend, input_path, python, plat, previous=previous, options=options,
-                      constraints=constraints).result()
-
-
 # --------------------------------------------------------------------------- parse & render
 
 
