@@ -348,7 +348,7 @@ def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tupl
 
     parsed = urllib.parse.urlparse(url)
     if parsed.scheme == "file":
-        path = Path(urllib.request.url2pathname(parsed.path))
+        path = Path(_url2pathname(parsed.path))
         if path.is_dir():
             path = path / "index.html"
         return path.read_bytes(), "text/html", path.as_uri()
@@ -364,11 +364,11 @@ def project_files(
     index_url: str, name: str, *, counter: FetchCounter | None = None, timeout: float = 60.0
 ) -> list[IndexFile]:
     """Files of one project on a simple index (PEP 691 JSON when offered, else PEP 503 HTML)."""
+    import urllib.error
+
     counter = counter if counter is not None else FetchCounter()
     url = f"{index_url.rstrip('/')}/{canonicalize_name(name)}/"
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
-    import urllib.error
-
     try:
         body, content_type, final_url = _fetch(url, accept, counter, timeout)
     except urllib.error.HTTPError as exc:
