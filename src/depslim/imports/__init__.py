@@ -310,10 +310,10 @@ def _module_prefixes(dotted: str, modules: dict[str, str]) -> tuple[str, ...]:
 # context, kind). Built by `_assemble` and `scan_project_with_stats`, read by `result_from_rows`.
 _CONTEXTS = {c.value: c for c in Context}
 # An import row's flag bits: the scanner's OPTIONAL|TYPING|DEFERRED|DYNAMIC as they are, then these.
+# (FROM, the scanner's 16, is not kept: a row's 16 means a notebook.)
 _ROW_FLAGS = OPTIONAL | TYPING | DEFERRED | DYNAMIC
 _NOTEBOOK = 16
 _FIRST_PARTY = 32
-assert _ROW_FLAGS == 15
 
 
 @contextlib.contextmanager
@@ -341,8 +341,8 @@ def _result_from_rows(rows: Any) -> ScanResult | None:
         contexts = _CONTEXTS
         return ScanResult(
             imports=tuple(
-                ImportRef(module, Location(path, line), contexts[ctx], bool(f & 1), bool(f & 2), bool(f & 4),
-                          bool(f & 8), bool(f & 16), bool(f & 32))
+                ImportRef(module, Location(path, line), contexts[ctx], bool(f & OPTIONAL), bool(f & TYPING),
+                          bool(f & DEFERRED), bool(f & DYNAMIC), bool(f & _NOTEBOOK), bool(f & _FIRST_PARTY))
                 for module, path, line, ctx, f in imports
             ),
             first_party=frozenset(first_party),
