@@ -540,6 +540,7 @@ _LINE = re.compile(r"\n([ \t]*)(?=[^\s#)\]}])")
 _CONTINUATION = re.compile(r"[ \t]*(?:else|elif|except|finally)\b")
 _COMPOUND = re.compile(r"([ \t]*)(?:@|(?:async[ \t]+)?(?:def|for|with)\b|class\b|if\b|try\b|while\b|match\b)")
 _FSTRING_PREFIXES = frozenset({"f", "fr", "rf"})
+_CODE, _COMMENT = -1, -2  # what `_Source.locate` answers besides a literal's opening offset
 _HOLLOW_MIN = 1500  # smaller statements are parsed whole: hollowing them saves nothing
 _TRIPLES = ('"""', "'''")
 
@@ -575,17 +576,19 @@ class _Source:
 
     # -- strings and comments
 
-    def _prefix_in_code(self, start: int, pos: int) -> bool:
-        """Is `pos` in code, given that `start..pos` lies on one line outside triple strings?"""
-        prefix = self.text[start:pos]
+    def _prefix_token(self, start: int, pos: int) -> int:
+        """Where `pos` is, given that `start..pos` lies on one line outside triple strings:
+        `_CODE`, `_COMMENT`, or the offset of the quote opening the literal it is in."""
+        text = self.text
+        prefix = text[start:pos]
         if "#" not in prefix and '"' not in prefix and "'" not in prefix:
-            return True
-        for match in _LINE_TOKENS.finditer(prefix):
+            return _CODE
+        for match in _LINE_TOKENS.finditer(text, start, pos):
             if match.group() == "#":
-                return False
+                return _COMMENT
             if match.group(1) is None and match.group(2) is None:
-                return False  # an unterminated quote: pos is inside a string
-        return True
+                return match.start()  # an unterminated quote: pos is inside this literal
+        return _CODE
 
     def _find_triple_strings(self) -> None:
         text = self.text
@@ -598,7 +601,7 @@ class _Source:
             line_start = text.rfind("\n", 0, pos) + 1
             if self.ends and line_start < self.ends[-1] <= pos:
                 line_start = self.ends[-1]
-            if not self._prefix_in_code(line_start, pos):
+            if self._prefix_token(line_start, pos) != _CODE:
                 nxt[delim] = text.find(delim, pos + 1)
                 continue
             end = text.find(delim, pos + 3)
@@ -631,24 +634,27 @@ class _Source:
         i = bisect_left(self.starts, pos)
         return i < len(self.starts) and self.starts[i] == pos
 
-    def in_code(self, pos: int) -> bool:
+    def locate(self, pos: int) -> int:
+        """`_CODE`, `_COMMENT`, or where the literal holding `pos` opens (its first quote; for a
+        triple-quoted one, the first of the three). The one place that tells code from text."""
         i = bisect_right(self.starts, pos) - 1
         if i >= 0 and pos < self.ends[i]:
-            return False
+            return self.starts[i]
         start = self.text.rfind("\n", 0, pos) + 1
         if i >= 0 and start < self.ends[i] <= pos:
             start = self.ends[i]
-        return self._prefix_in_code(start, pos)
+        return self._prefix_token(start, pos)
+
+    def in_code(self, pos: int) -> bool:
+        return self.locate(pos) == _CODE
 
     def in_string(self, pos: int) -> bool:
         return self.in_triple(pos) or not self.in_code(pos)
 
     def in_code_or_fstring(self, pos: int) -> bool:
         """In code, or inside an f-string, whose replacement fields are code (`f"{x.cuda}"`)."""
-        if self.in_code(pos):
-            return True
-        opening = self.literal_around(pos)
-        return opening is not None and self.is_fstring(opening)
+        where = self.locate(pos)
+        return where == _CODE or (where >= 0 and self.is_fstring(where))
 
     def is_fstring(self, opening: int) -> bool:
         """Is the literal whose first quote is at `opening` an f-string (`f"…"`, `rf"…"`, `Fr"…"`)?"""
@@ -659,22 +665,6 @@ class _Source:
         if start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
             return False  # letters of a longer name, not a prefix
         return text[start:opening].lower() in _FSTRING_PREFIXES
-
-    def literal_around(self, pos: int) -> int | None:
-        """Where the string literal holding `pos` opens (its first quote; for a triple-quoted
-        one, the first of the three); None when `pos` is in code or in a comment."""
-        i = bisect_right(self.starts, pos) - 1
-        if i >= 0 and pos < self.ends[i]:
-            return self.starts[i]
-        start = self.text.rfind("\n", 0, pos) + 1
-        if i >= 0 and start < self.ends[i] <= pos:
-            start = self.ends[i]
-        for match in _LINE_TOKENS.finditer(self.text, start, pos):
-            if match.group() == "#":
-                return None
-            if match.group(1) is None and match.group(2) is None:
-                return match.start()
-        return None
 
     # -- statements
 
@@ -851,8 +841,8 @@ def _after_string(text: str, pos: int) -> int:
 
 
 def _literal_string(source: _Source, quote_pos: int) -> tuple[int, int, str] | None:
-    """(line, byte column, value) of the plain one-line string literal opening at `quote_pos`,
-    exactly as `ast` gives it as a Constant; None when `ast` must decide.
+    """(line, byte column, value) of the plain one-line string literal opening at `quote_pos`
+    (a quote in code), exactly as `ast` gives it as a Constant; None when `ast` must decide.
 
     Only the simplest literal is read here: no prefix (f, r, b, u), no escape, closed on its
     own line, not glued to a neighbouring literal (implicit concatenation), not the first
@@ -874,8 +864,6 @@ def _literal_string(source: _Source, quote_pos: int) -> tuple[int, int, str] | N
     nxt = _after_string(text, end + 1)
     if nxt < len(text) and (text[nxt] in "\"'" or _PREFIXED_QUOTE.match(text, nxt)):
         return None
-    if not source.in_code(quote_pos):
-        return None
     column = len(text[line_start:quote_pos].encode("utf-8"))
     return source.line_of(quote_pos), column, text[quote_pos + 1 : end]
 
@@ -892,16 +880,18 @@ def _string_signals(
     rest: list[int] = []
     for pos in sorted(hits):
         quote = pos - 1
-        opening = source.literal_around(quote)
-        if opening is not None and opening != quote - 2:
-            # The quote is inside another literal ("… 'cuda' …", a docstring's `pipe.to("cuda")`)
-            # or a comment. That literal's value starts elsewhere, so the hit cannot match
-            # (a match must start with the searched text) — unless it is an f-string, whose
-            # replacement fields hold real literals.
-            if source.is_fstring(opening):
+        where = source.locate(quote)
+        if where == _COMMENT:
+            continue
+        if where >= 0 and where != quote - 2:
+            # The quote is inside another literal ("… 'cuda' …", a docstring's `pipe.to("cuda")`).
+            # That literal's value starts elsewhere, so the hit cannot match (a match must
+            # start with the searched text) — unless it is an f-string, whose replacement
+            # fields hold real literals.
+            if source.is_fstring(where):
                 rest.append(pos)
             continue
-        literal = None if opening is not None else _literal_string(source, quote)
+        literal = _literal_string(source, quote) if where == _CODE else None  # else a triple string opens here
         if literal is None:
             rest.append(pos)
             continue
