@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import click
 
+from depslim.cli.progress import plain_stderr
 from depslim.errors import InputError
 
 
@@ -28,21 +27,6 @@ def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str |
     info = open_target(AnalyzeOptions(image=image, platform=plat)).info()
     found = ".".join(info.python_version.split(".")[:2]) if info.python_version else None
     return python or found, plat or info.platform or None
-
-
-def _plain_stderr() -> bool:
-    """True when rich would see stderr as a plain file or pipe (no spinner, no colour).
-
-    Then the success lines are written with click and rich is never imported: its import is a
-    measurable share of this command's overhead over the bare resolver. Whenever rich might
-    decide otherwise (a tty, or its FORCE_COLOR / TTY_* overrides), rich prints as it always did.
-    """
-    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
-        return False
-    try:
-        return not sys.stderr.isatty()
-    except (AttributeError, ValueError):
-        return True
 
 
 def _default_inputs(root: Path) -> list[Path]:
@@ -107,7 +91,7 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
     for path in paths:  # refuse early: a hand-edited lock should not cost a resolution first
         check_overwrite(default_output(path), None, force=force)
     console = None
-    if not _plain_stderr():
+    if not plain_stderr():
         from rich.console import Console
 
         console = Console(stderr=True, highlight=False)

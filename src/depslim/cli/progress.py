@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -34,10 +36,25 @@ class RichProgress:
             self._progress.remove_task(task)
 
 
+def plain_stderr() -> bool:
+    """True when rich would see stderr as a plain file or pipe (no spinner, no colour).
+
+    Then rich need not be imported at all (a measurable part of a short command's start-up).
+    Whenever rich might decide otherwise (a tty, or its FORCE_COLOR / TTY_* overrides), it is
+    asked as before.
+    """
+    if any(name in os.environ for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE")):
+        return False
+    try:
+        return not sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        return True
+
+
 @contextlib.contextmanager
 def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
     """A live progress display on stderr when it is a terminal; a silent observer otherwise."""
-    if not enabled:
+    if not enabled or plain_stderr():
         yield NULL_PROGRESS
         return
     # rich (about 40 ms of imports) is loaded only when a display may be shown.
