@@ -1,6 +1,6 @@
 """`python -m depslim` runs the CLI."""
 
-from depslim.memo import main
+from depslim.entry import main
 
 if __name__ == "__main__":
     main()

@@ -31,8 +31,8 @@ RECORD or directory changing are not seen (pip, uv and conda rewrite RECORD on e
 a file modified within two seconds of the run is not trusted (the racy-git rule), so such a run
 is not stored. `--no-cache` (or `DEPSLIM_NO_MEMO=1`) neither reads nor writes the memo.
 
-This module is imported before anything else on every start, so it imports only the standard
-library's cheapest modules.
+`depslim.entry` asks this module before anything else on every start, so it imports only the
+standard library's cheapest modules.
 """
 
 from __future__ import annotations
@@ -113,7 +113,7 @@ def fingerprint(path: str) -> Fingerprint:
     return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
-def _log(message: str) -> None:
+def log(message: str) -> None:
     if os.environ.get("DEPSLIM_MEMO_LOG"):
         print(f"memo: {message}", file=sys.stderr)
 
@@ -127,21 +127,21 @@ def stored_output(argv: Sequence[str]) -> bytes | None:
         with open(_memo_file(key), "rb") as handle:
             memo = marshal.loads(handle.read())  # load(handle) reads in small chunks: 3x slower
     except (OSError, EOFError, ValueError, TypeError):
-        _log("miss (none stored)")
+        log("miss (none stored)")
         return None
     if not isinstance(memo, dict) or memo.get("key") != key:
-        _log("miss (different command or environment)")
+        log("miss (different command or environment)")
         return None
     paths, stats, printed = memo.get("paths"), memo.get("stats"), memo.get("stdout")
     if not (isinstance(paths, list) and isinstance(stats, list) and len(paths) == len(stats)
             and isinstance(printed, bytes)):
-        _log("miss (unreadable memo)")  # another version's, or damaged: the next run rewrites it
+        log("miss (unreadable memo)")  # another version's, or damaged: the next run rewrites it
         return None
     for path, was in zip(paths, stats, strict=True):
         if fingerprint(path) != was:
-            _log(f"miss ({path} changed)")
+            log(f"miss ({path} changed)")
             return None
-    _log(f"hit ({len(paths)} paths unchanged)")
+    log(f"hit ({len(paths)} paths unchanged)")
     return printed
 
 
@@ -229,7 +229,7 @@ class Recorder:
     def finish(self, exit_code: int) -> None:
         printed = self.stop()
         if exit_code != 0 or self.untrackable:
-            _log(f"not stored ({self.untrackable or f'exit {exit_code}'})")
+            log(f"not stored ({self.untrackable or f'exit {exit_code}'})")
             return
         paths = set(self.opened) | self.listed
         paths.update(os.path.dirname(p) for p in self.opened)
@@ -245,7 +245,7 @@ class Recorder:
         racy = self.started_ns - RACY_NS
         for path, stat in zip(ordered, stats, strict=True):
             if stat is not None and stat[0] >= racy:
-                _log(f"not stored ({path} changed within 2 s of the run)")
+                log(f"not stored ({path} changed within 2 s of the run)")
                 return
         from depslim.fsio import atomic_write  # the recording path: the CLI's imports are paid already
 
@@ -255,9 +255,9 @@ class Recorder:
             atomic_write(target, marshal.dumps(memo))
             _prune(os.path.dirname(target))
         except OSError as exc:  # a memo is an optimisation: never fail the run for it
-            _log(f"not stored ({exc})")
+            log(f"not stored ({exc})")
             return
-        _log(f"stored ({len(ordered)} paths)")
+        log(f"stored ({len(ordered)} paths)")
 
 
 def source_of_bytecode(path: str) -> str:
@@ -302,65 +302,3 @@ def _hook(event: str, args: tuple[Any, ...]) -> None:
         recorder.on_list(args[0] if args else None)
     elif event in UNTRACKABLE_EVENTS:
         recorder.untrackable = recorder.untrackable or event
-
-
-def _tune_gc() -> None:
-    """Collect young objects every 100,000 allocations instead of 700 (mypy raises it too).
-
-    A run builds ~10^5 records that never form cycles; with the default threshold the collector
-    walks them hundreds of times. Measured on the diffusers tree: 0.16 CPU-s less per cold
-    analyze, same peak RSS. Worker processes inherit the setting through fork.
-    """
-    import gc
-
-    gc.set_threshold(100_000, 50, 100)
-
-
-def _skip_final_collection() -> None:
-    """Move every object to the GC's permanent generation as the run ends.
-
-    The interpreter runs one full collection when it shuts down, over every record the run
-    built (~36 ms on the diffusers tree, after the report is written); frozen objects are left
-    out of it. The process ends right after, so nothing is kept longer than it would be.
-    """
-    import gc
-
-    gc.freeze()
-
-
-def main() -> None:
-    """Console-script entry: replay when possible, otherwise run the CLI (recording if eligible).
-
-    The memo is an optimisation: whatever goes wrong in it (a deleted working folder, an odd
-    stdout) costs only the replay, never the command.
-    """
-    argv = sys.argv[1:]
-    recorder: Recorder | None = None
-    try:
-        printed = stored_output(argv)
-        if printed is None and eligible(argv):
-            recorder = Recorder(argv)
-    except Exception as exc:
-        _log(f"off ({type(exc).__name__}: {exc})")
-        printed = None
-    if printed is not None:
-        sys.stdout.buffer.write(printed)
-        sys.stdout.flush()
-        return
-    _tune_gc()
-    from depslim.cli import main as cli_main
-
-    code: int | None = None  # stays None when the run dies of anything but a normal exit
-    try:
-        cli_main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
-        raise
-    finally:
-        if recorder is not None:
-            try:
-                recorder.finish(-1 if code is None else code)
-            except Exception as exc:
-                _log(f"not stored ({type(exc).__name__}: {exc})")
-        _skip_final_collection()
