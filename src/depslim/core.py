@@ -33,6 +33,7 @@ from depslim.model import (
     Owner,
     Report,
     ScanResult,
+    Scope,
     SignalPatterns,
     Summary,
     Unmeasured,
@@ -41,7 +42,7 @@ from depslim.model import (
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.sizes import SizeTable
 from depslim.targets.base import Target
-from depslim.verdicts import CUT_VERDICTS, KEEP_VERDICTS, decide, import_evidence, is_runtime_use
+from depslim.verdicts import Decision, decide, import_evidence, is_cut, is_kept, is_runtime_use
 
 if TYPE_CHECKING:  # the finders (about 0.15 s of imports) load in `build_report`, not before the scan
     from depslim.findings.base import AnalysisContext
@@ -61,6 +62,8 @@ class AnalyzeOptions:
     exclude: tuple[str, ...] = ()
     cache_dir: Path | None = None
     config: Mapping[str, object] = field(default_factory=dict)
+    scope: Scope = Scope.ALL
+    serving_dockerfile: str = "Dockerfile"  # project-relative: whose final command `serving` means
 
 
 def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Target:
@@ -155,12 +158,6 @@ def _import_reports(mapped: Mapping[ImportRef, Mapped]) -> tuple[ImportReport, .
     return tuple(sorted(reports, key=lambda r: (r.module, r.distribution or "")))
 
 
-@dataclass
-class _Verdicts:
-    decisions: dict[str, tuple[Verdict, tuple[Evidence, ...]]]
-    problems: list[Finding]
-
-
 def _declared_names(declared: DeclaredSet) -> dict[str, list[DeclaredRequirement]]:
     by_name: dict[str, list[DeclaredRequirement]] = defaultdict(list)
     for req in declared.requirements:
@@ -174,19 +171,71 @@ def _decide_all(
     imports_by_dist: Mapping[str, list[ImportRef]],
     implicit: Mapping[str, list[Evidence]],
     graph: Graph,
+    reach: Reach,
 ) -> dict[str, tuple[Verdict, tuple[Evidence, ...]]]:
-    first = {name: decide(name, imports_by_dist.get(name, []), implicit.get(name, []), []) for name in declared}
-    kept = {n for n, d in first.items() if d.verdict in KEEP_VERDICTS}
+    def one(name: str, dependents: Sequence[str]) -> Decision:
+        return decide(name, imports_by_dist.get(name, []), implicit.get(name, []), dependents,
+                      reach.reached, reach.unreached_implicit.get(name, ()))
+
+    first = {name: one(name, []) for name in declared}
+    kept = {n for n, d in first.items() if is_kept(d.verdict, reach.scope)}
     needed_by_kept = graph.closure(kept) - kept
     result: dict[str, tuple[Verdict, tuple[Evidence, ...]]] = {}
     for name, dec in first.items():
-        if dec.verdict not in KEEP_VERDICTS and name in needed_by_kept:
+        if not is_kept(dec.verdict, reach.scope) and name in needed_by_kept:
             dependents = sorted(k for k in graph.required_by.get(name, ()) if k in kept or k in needed_by_kept)
-            dec = decide(
-                name, imports_by_dist.get(name, []), implicit.get(name, []), dependents or ["(runtime closure)"]
-            )
+            dec = one(name, dependents or ["(runtime closure)"])
         result[name] = (dec.verdict, dec.evidence)
     return result
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What the entrypoints in scope reach: decides `runtime` versus `unreachable`.
+
+    `modules` is None when reachability is unknown (no entrypoint names project code): then
+    every runtime import counts, as it always did.
+    """
+
+    scope: Scope
+    entrypoints: tuple[Evidence, ...]
+    modules: frozenset[str] | None
+    scan: ScanResult | None
+    unreached_implicit: Mapping[str, Sequence[Evidence]] = field(default_factory=dict)
+
+    def reached_path(self, path: str) -> bool:
+        if self.modules is None or self.scan is None:
+            return True
+        return self.scan.module_of_file(path) in self.modules
+
+    def reached(self, ref: ImportRef) -> bool:
+        return self.reached_path(ref.location.path)
+
+
+def serving_entrypoints(scan: ScanResult, dockerfile: str) -> tuple[Evidence, ...]:
+    """What an image built from the project serves: the Dockerfile's final command, else the
+    Procfile's entries, else nothing (the caller then falls back to every entrypoint)."""
+    from_dockerfile = [e for e in scan.entrypoints if e.path == dockerfile]
+    if from_dockerfile:
+        return (from_dockerfile[-1],)  # one per stage with a command, in order: the last is the image's
+    return tuple(e for e in scan.entrypoints if e.path.rpartition("/")[2] == "Procfile")
+
+
+def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[Reach, list[str]]:
+    """Reachability for the options' scope, and a warning when `serving` had to fall back."""
+    if scan_result is None or not scan_result.entrypoints:
+        return Reach(options.scope, (), None, scan_result), []
+    warnings: list[str] = []
+    chosen = scan_result.entrypoints
+    if options.scope is Scope.SERVING:
+        serving = serving_entrypoints(scan_result, options.serving_dockerfile)
+        if serving:
+            chosen = serving
+        else:
+            warnings.append(f"--scope serving: {options.serving_dockerfile} has no CMD/ENTRYPOINT and there is no "
+                            "Procfile; every entrypoint counts")
+    modules = scan_result.reachable_from(chosen)
+    return Reach(options.scope, tuple(chosen), modules or None, scan_result), warnings
 
 
 def _problem(
@@ -263,14 +312,17 @@ def _import_problems(
     return findings
 
 
-def _cut_findings(reports: Sequence[DistributionReport]) -> list[Finding]:
+def _cut_findings(reports: Sequence[DistributionReport], scope: Scope) -> list[Finding]:
     """The cut list as findings: declared for runtime, but the code does not need it there."""
     findings = []
     for dist in reports:
-        if dist.verdict not in CUT_VERDICTS or dist.dev_declared:
+        if not is_cut(dist.verdict, scope) or dist.dev_declared:
             continue
         where = dist.declared_at[0] if dist.declared_at else Location("")
-        if dist.verdict is Verdict.UNUSED:
+        if dist.verdict is Verdict.UNREACHABLE:
+            title = f"{dist.name} is only imported by code the served entrypoint never reaches"
+            fix = f"leave {dist.name} out of the serving image's requirements"
+        elif dist.verdict is Verdict.UNUSED:
             title, fix = f"{dist.name} is declared but never used", f"remove {dist.name} from {where.path}"
         elif dist.verdict is Verdict.TYPING_ONLY:
             title, fix = f"{dist.name} is only imported for type checking", f"move {dist.name} to the dev requirements"
@@ -431,8 +483,12 @@ def build_report(
         for name in m.distributions:
             imports_by_dist[name].append(ref)
     hits = find_hits(scan_result, _line_reader(options.project)) if scan_result else []
-    implicit = resolve_needs(hits, declared.keys(), installed.keys())
-    decisions = _decide_all(declared, imports_by_dist, implicit, graph) if declared_set else {}
+    reach, reach_warnings = reach_for(options, scan_result)
+    in_scope = [h for h in hits if _hit_in_scope(h.evidence, reach)]
+    implicit = resolve_needs(in_scope, declared.keys(), installed.keys())
+    unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
+    reach = dataclasses.replace(reach, unreached_implicit=unreached)
+    decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}
 
     reports: list[DistributionReport] = []
     for name in sorted(set(installed) | set(declared)):
@@ -462,7 +518,7 @@ def build_report(
 
     findings: list[Finding] = []
     if declared_set is not None:
-        findings += _cut_findings(reports)
+        findings += _cut_findings(reports, reach.scope)
         findings += _import_problems(mapped, declared, installed, graph)
         for name, evidence in implicit.items():
             if name not in declared and name not in installed:
@@ -488,6 +544,7 @@ def build_report(
         distributions=by_name,
         target_findings=tuple(findings),
         config=options.config,
+        scope=reach.scope,
     )
     findings = merge_removals(findings + finders(context))
 
@@ -497,8 +554,8 @@ def build_report(
         if r.declared and not r.installed
     ]
     unmeasured += [Unmeasured(d.name, "no RECORD: installed files unknown") for d in dists if not d.has_record]
-    cut = [r for r in reports if r.verdict in CUT_VERDICTS and not r.dev_declared]
-    kept = [r.name for r in reports if r.verdict in KEEP_VERDICTS]
+    cut = [r for r in reports if is_cut(r.verdict, reach.scope) and not r.dev_declared]
+    kept = [r.name for r in reports if is_kept(r.verdict, reach.scope)]
     ordered = sort_findings(findings)
     summary = Summary(
         declared=len(declared),
@@ -516,6 +573,7 @@ def build_report(
     warnings = list(scan_result.warnings) if scan_result else []
     warnings += list(declared_set.warnings) if declared_set else []
     warnings += [f"duplicate distribution: {s}" for s in shadowed]
+    warnings += reach_warnings
     return Report(
         project=str(options.project) if options.project else "",
         target=info,
@@ -526,4 +584,17 @@ def build_report(
         warnings=tuple(warnings),
         unmeasured=tuple(sorted(unmeasured, key=lambda u: u.name)),
         tool_version=__version__,
+        scope=reach.scope,
+        entrypoints=reach.entrypoints,
     )
+
+
+def _hit_in_scope(evidence: Evidence, reach: Reach) -> bool:
+    """An implicit need counts when its entrypoint is in scope or its code is reached."""
+    if reach.modules is None:
+        return True
+    if any(e.path == evidence.path and e.line == evidence.line for e in reach.entrypoints):
+        return True
+    if reach.scan is not None and any(e.path == evidence.path for e in reach.scan.entrypoints):
+        return False  # another entrypoint's command (a Procfile worker when serving the Dockerfile's)
+    return reach.reached_path(evidence.path)

@@ -73,11 +73,15 @@ def _strip(pattern: str) -> str:
 
 
 def _command_words(detail: str) -> set[str]:
+    """Program names in an entrypoint's text: shell form, or a Dockerfile exec-form JSON array
+    (`CMD ["uvicorn", "app:app"]`, possibly cut at a line continuation), whose brackets, commas
+    and quotes are syntax, not part of the words."""
     try:
-        words = shlex.split(detail)
+        words = shlex.split(detail.replace(",", " "))
     except ValueError:
-        words = detail.split()
-    return {w.rsplit("/", 1)[-1] for w in words}
+        words = detail.replace(",", " ").split()
+    cleaned = (w.strip("[]\"' ") for w in words)
+    return {w.rsplit("/", 1)[-1] for w in cleaned if w}
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = 
             hits.append(ImplicitHit(rule, Evidence(sig.location.path, sig.location.line, "implicit", detail)))
     for entry in scan.entrypoints:
         text = source_line(entry) if source_line else ""
-        words = _command_words(f"{entry.detail} {text.replace(',', ' ')}")
+        words = _command_words(f"{entry.detail} {text}")
         for rule in rules():
             if words & set(rule.commands):
                 hits.append(

@@ -6,7 +6,7 @@ Constructors do no I/O. Paths in `Location`/`Evidence` are project-relative POSI
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -27,9 +27,21 @@ class Verdict(StrEnum):
 
     RUNTIME = "runtime"
     IMPLICIT = "implicit"
+    UNREACHABLE = "unreachable"  # runtime code imports it, but no entrypoint in scope reaches that code
     TYPING_ONLY = "typing-only"
     DEV_ONLY = "dev-only"
     UNUSED = "unused"
+
+
+class Scope(StrEnum):
+    """Which entrypoints define "runtime": every one the project has, or only what the image serves.
+
+    `unreachable` packages are kept under `all` (the default: a cut is a promise) and cut under
+    `serving`, where only the code the served command reaches ships.
+    """
+
+    ALL = "all"
+    SERVING = "serving"
 
 
 class Owner(StrEnum):
@@ -148,6 +160,34 @@ class ScanResult:
     reachable_modules: frozenset[str] | None = None  # first-party modules reached from entrypoints
     entrypoints: tuple[Evidence, ...] = ()
     signals: tuple[Signal, ...] = ()
+    # The first-party graph, so reachability can be asked again for a subset of entrypoints
+    # (`--scope serving`) and `slim` knows which files hold the modules it copies.
+    module_files: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)  # module -> file
+    module_edges: Mapping[str, frozenset[str]] = field(default_factory=dict, compare=False, hash=False)
+    entry_starts: tuple[frozenset[str], ...] = ()  # per entrypoint (same order): the modules it runs
+
+    def reachable_from(self, entrypoints: Sequence[Evidence]) -> frozenset[str]:
+        """First-party modules reached from a subset of `self.entrypoints` (empty when none)."""
+        start: set[str] = set()
+        for evidence, modules in zip(self.entrypoints, self.entry_starts, strict=False):
+            if evidence in entrypoints:
+                start.update(modules)
+        seen = set(start)
+        todo = list(start)
+        while todo:
+            for nxt in self.module_edges.get(todo.pop(), ()):
+                if nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        return frozenset(seen)
+
+    def module_of_file(self, path: str) -> str | None:
+        """The first-party module a project file is (None for notebooks and non-modules)."""
+        return self._file_modules.get(path)
+
+    @cached_property
+    def _file_modules(self) -> Mapping[str, str]:
+        return {rel: module for module, rel in self.module_files.items()}
 
     @cached_property
     def imports_by_top(self) -> Mapping[str, tuple[ImportRef, ...]]:
@@ -353,6 +393,8 @@ class Report:
     unmeasured: tuple[Unmeasured, ...] = ()
     schema_version: str = SCHEMA_VERSION
     tool_version: str = ""
+    scope: Scope = Scope.ALL
+    entrypoints: tuple[Evidence, ...] = ()  # the entrypoints reachability was computed from
 
     def distribution(self, name: str) -> DistributionReport | None:
         for dist in self.distributions:

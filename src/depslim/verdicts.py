@@ -8,13 +8,13 @@ known dev tool → dev-only; nothing at all → unused (the cut list).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
 
 from depslim.knowledge import load_data
-from depslim.model import Context, Evidence, ImportRef, Verdict
+from depslim.model import Context, Evidence, ImportRef, Scope, Verdict
 
 
 @cache
@@ -56,9 +56,18 @@ def decide(
     imports: Sequence[ImportRef],
     implicit: Sequence[Evidence],
     runtime_dependents: Sequence[str],
+    reached: Callable[[ImportRef], bool] | None = None,
+    unreached_implicit: Sequence[Evidence] = (),
 ) -> Decision:
-    """The verdict for one declared distribution and the evidence behind it."""
-    runtime = [import_evidence(r) for r in imports if is_runtime_use(r)]
+    """The verdict for one declared distribution and the evidence behind it.
+
+    `reached` says whether an import sits in code some entrypoint reaches (None: reachability
+    unknown, every runtime import counts); `unreached_implicit` are implicit needs seen only in
+    code no entrypoint reaches. Both only turn what would be `runtime`/`implicit` into
+    `unreachable`, never into a cut by themselves: that is the scope's call.
+    """
+    runtime_refs = [r for r in imports if is_runtime_use(r)]
+    runtime = [import_evidence(r) for r in runtime_refs if reached is None or reached(r)]
     if runtime:
         return Decision(Verdict.RUNTIME, tuple(sorted(runtime)))
     if implicit:
@@ -66,6 +75,9 @@ def decide(
     if runtime_dependents:
         ev = Evidence("", 0, "dependency", f"required by {', '.join(sorted(runtime_dependents))}")
         return Decision(Verdict.IMPLICIT, (ev,))
+    unreached = [import_evidence(r) for r in runtime_refs] + list(unreached_implicit)
+    if unreached:
+        return Decision(Verdict.UNREACHABLE, tuple(sorted(unreached)))
     typing = [import_evidence(r) for r in imports if r.context is Context.RUNTIME and r.typing_only]
     if typing:
         return Decision(Verdict.TYPING_ONLY, tuple(sorted(typing)))
@@ -79,3 +91,13 @@ def decide(
 
 CUT_VERDICTS = frozenset({Verdict.UNUSED, Verdict.DEV_ONLY, Verdict.TYPING_ONLY})
 KEEP_VERDICTS = frozenset({Verdict.RUNTIME, Verdict.IMPLICIT})
+
+
+def is_cut(verdict: Verdict | None, scope: Scope = Scope.ALL) -> bool:
+    """Does this verdict take a package out of what ships? `unreachable` only when asked."""
+    return verdict in CUT_VERDICTS or (verdict is Verdict.UNREACHABLE and scope is Scope.SERVING)
+
+
+def is_kept(verdict: Verdict | None, scope: Scope = Scope.ALL) -> bool:
+    """Does this verdict keep a package in what ships? (`None`, not analysed, is neither.)"""
+    return verdict in KEEP_VERDICTS or (verdict is Verdict.UNREACHABLE and scope is not Scope.SERVING)

@@ -13,6 +13,7 @@ from depslim.model import (
     Finding,
     InstalledDistribution,
     ScanResult,
+    Scope,
     TargetInfo,
 )
 
@@ -34,6 +35,7 @@ class AnalysisContext:
     distributions: Mapping[str, DistributionReport]
     target_findings: Sequence[Finding] = ()
     config: Mapping[str, object] = field(default_factory=dict)
+    scope: Scope = Scope.ALL
 
 
 class Finder(Protocol):

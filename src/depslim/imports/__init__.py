@@ -307,7 +307,9 @@ def _module_prefixes(dotted: str, modules: dict[str, str]) -> tuple[str, ...]:
 # The cache's rows of a ScanResult: imports (module, path, line, context, bits), sorted first-party
 # names, files scanned, notebook installs (requirement, path, line), warnings, sorted reachable
 # modules or None, entrypoints (path, line, kind, detail), signals (pattern, value, path, line,
-# context, kind). Built by `_assemble` and `scan_project_with_stats`, read by `result_from_rows`.
+# context, kind), and the first-party graph (module -> file pairs, module -> imported modules, each
+# entrypoint's start modules). Built by `_assemble` and `scan_project_with_stats`, read by
+# `result_from_rows`.
 _CONTEXTS = {c.value: c for c in Context}
 # An import row's flag bits: the scanner's OPTIONAL|TYPING|DEFERRED|DYNAMIC as they are, then these.
 # (FROM, the scanner's 16, is not kept: a row's 16 means a notebook.)
@@ -337,7 +339,8 @@ def result_from_rows(rows: Any) -> ScanResult | None:
 
 def _result_from_rows(rows: Any) -> ScanResult | None:
     try:
-        imports, first_party, files, installs, warnings, reach, entrypoints, signals = rows
+        imports, first_party, files, installs, warnings, reach, entrypoints, signals, graph = rows
+        module_files, edges, starts = graph
         contexts = _CONTEXTS
         return ScanResult(
             imports=tuple(
@@ -355,6 +358,9 @@ def _result_from_rows(rows: Any) -> ScanResult | None:
                 Signal(pattern, value, Location(path, line), contexts[ctx], kind)
                 for pattern, value, path, line, ctx, kind in signals
             ),
+            module_files=dict(module_files),
+            module_edges={module: frozenset(targets) for module, targets in edges},
+            entry_starts=tuple(frozenset(s) for s in starts),
         )
     except (TypeError, ValueError, KeyError):
         return None
@@ -445,6 +451,11 @@ def scan_project_with_stats(
         refs, signals, installs, file_warnings, edges = _assemble(results, layout, rules)
     entrypoints = _entrypoints(walk, configs, text, pyproject)
     start = start_modules(entrypoints, layout)
+    graph = (
+        tuple(sorted(layout.modules().items())),
+        tuple(sorted((module, tuple(sorted(targets))) for module, targets in edges.items())),
+        tuple(tuple(sorted(start_modules([ep], layout))) for ep in entrypoints),
+    )
     rows = (
         tuple(refs),
         tuple(sorted(layout.names)),
@@ -454,6 +465,7 @@ def scan_project_with_stats(
         tuple(sorted(reachable(start, edges))) if start else None,
         tuple((e.path, e.line, e.kind, e.detail) for e in (ep.evidence for ep in entrypoints)),
         tuple(signals),
+        graph,
     )
     result = result_from_rows(rows)
     assert result is not None, "rows built here always fit"

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
 from depslim.model import DistributionReport, Evidence, Finding, Location, Report, Verdict
+from depslim.verdicts import is_cut
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
 MARKER = "<!-- depslim -->"  # lets CI find and update its one comment
@@ -25,7 +26,6 @@ _RESERVE = 1_500  # room kept for the truncation notes
 _FIRST_ROWS = 10  # every section shows at least this many rows before any gets more
 _CELL_MAX = 300
 
-CUT_VERDICTS = (Verdict.UNUSED, Verdict.DEV_ONLY, Verdict.TYPING_ONLY)
 PROBLEM_CODES = frozenset(
     {"missing", "transitive", "undeclared", "optional", "misplaced-dev", "missing-implicit"}
 )
@@ -237,7 +237,7 @@ def _plain(title: str) -> str:
 
 
 def _cut_list(report: Report) -> list[DistributionReport]:
-    cut = [d for d in report.distributions if d.verdict in CUT_VERDICTS and not d.dev_declared]
+    cut = [d for d in report.distributions if is_cut(d.verdict, report.scope) and not d.dev_declared]
     return sorted(cut, key=lambda d: (-d.retained_bytes, d.name))
 
 
@@ -249,6 +249,7 @@ def _cut_why(dist: DistributionReport, findings: Mapping[str, Finding]) -> str:
         Verdict.UNUSED: "declared, never imported",
         Verdict.DEV_ONLY: "used only by tests, scripts, notebooks or a dev tool",
         Verdict.TYPING_ONLY: "imported only for type checking",
+        Verdict.UNREACHABLE: "imported only by code the served entrypoints never reach",
     }.get(dist.verdict, str(dist.verdict)) if dist.verdict else ""
 
 

@@ -16,7 +16,7 @@ from rich.tree import Tree
 
 from depslim.model import DistributionReport, Finding, Report
 from depslim.units import human_bytes
-from depslim.verdicts import KEEP_VERDICTS
+from depslim.verdicts import is_kept
 
 name = "terminal"
 PROBLEM_CODES = frozenset({"missing", "transitive", "undeclared", "optional", "misplaced-dev", "missing-implicit"})
@@ -49,7 +49,7 @@ def summary(report: Report) -> Table:
         )
     table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
     if report.project:
-        kept_installed = any(d.installed and d.verdict in KEEP_VERDICTS for d in report.distributions)
+        kept_installed = any(d.installed and is_kept(d.verdict, report.scope) for d in report.distributions)
         closure = human_bytes(s.runtime_bytes) if kept_installed else "not measured (no runtime package installed here)"
         table.add_row("runtime closure", closure)
     table.add_row("findings", f"{s.findings} ({s.problems} import problems)")
@@ -88,7 +88,7 @@ def cut_table(findings: Sequence[Finding]) -> Table:
 def runtime_tree(report: Report) -> Tree | None:
     """The heaviest runtime distributions and what they pull in (retained bytes)."""
     by_name = {d.name: d for d in report.distributions}
-    roots = [d for d in report.distributions if d.verdict in KEEP_VERDICTS and d.installed]
+    roots = [d for d in report.distributions if is_kept(d.verdict, report.scope) and d.installed]
     if not report.project:
         roots = [d for d in report.distributions if d.installed and not d.required_by]
     roots.sort(key=lambda d: -d.retained_bytes)

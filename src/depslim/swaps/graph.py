@@ -15,9 +15,9 @@ from packaging.utils import canonicalize_name
 from depslim.findings.base import AnalysisContext
 from depslim.model import Verdict
 from depslim.swaps.gpu import requirement_names
+from depslim.verdicts import is_kept
 
 Graph = Mapping[str, frozenset[str]]
-KEEP_VERDICTS = (Verdict.RUNTIME, Verdict.IMPLICIT, Verdict.TYPING_ONLY)
 
 
 def build_graph(
@@ -88,7 +88,9 @@ def closure(roots: Iterable[str], graph: Graph) -> set[str]:
 
 def kept_by_declaration(ctx: AnalysisContext) -> set[str]:
     """Declared distributions the code needs: they stay whatever goes."""
-    return {n for n, d in ctx.distributions.items() if d.verdict in KEEP_VERDICTS and d.installed}
+    # typing-only stays too: a swap must not take away what type checkers read in the dev install
+    return {n for n, d in ctx.distributions.items()
+            if (is_kept(d.verdict, ctx.scope) or d.verdict is Verdict.TYPING_ONLY) and d.installed}
 
 
 def retained_set(goes: Iterable[str], graph: Graph, keep: Iterable[str] = ()) -> set[str]:
