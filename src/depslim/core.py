@@ -264,11 +264,17 @@ def _import_problems(
     declared: Mapping[str, list[DeclaredRequirement]],
     installed: Mapping[str, InstalledDistribution],
     graph: Graph,
+    reach: Reach,
 ) -> list[Finding]:
-    """missing / transitive / undeclared / optional / misplaced-dev, one finding per distribution."""
+    """missing / transitive / undeclared / optional / misplaced-dev, one finding per distribution.
+
+    Under `--scope serving` an import in code the served entrypoint never reaches is no problem of
+    the image's: it is left out here as its package is left out of the image."""
     per_key: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
     for ref, m in mapped.items():
         if m.how == "stdlib" or not m.distributions:
+            continue
+        if reach.scope is Scope.SERVING and not reach.reached(ref):
             continue
         names = m.distributions
         decl = [n for n in names if n in declared]
@@ -446,16 +452,44 @@ def _prepare(options: AnalyzeOptions, target: Target) -> DeclaredSet:
     return declared
 
 
+@dataclass(frozen=True)
+class Analysis:
+    """A report with what it was built from, for commands that go on from it (`slim`, `verify`)."""
+
+    report: Report
+    target: Target
+    scan: ScanResult | None
+    declared: DeclaredSet | None
+
+    @property
+    def reach(self) -> Reach:
+        return reach_for_report(self.report, self.scan)
+
+
 def analyze(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Report:
     """Run the whole analysis and return the report (no printing, no exiting)."""
+    return analyze_fully(options, progress).report
+
+
+def analyze_fully(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Analysis:
+    """`analyze`, keeping the target, the scan and the declarations beside the report."""
     if options.project is not None and not options.project.is_dir():
         raise InputError(options.project, "no such project directory")
     target = open_target(options, progress)
     if options.project is None:
-        return build_report(options, target, None, None, progress)
+        return Analysis(build_report(options, target, None, None, progress), target, None, None)
     alongside = _Alongside(lambda: _prepare(options, target))
     scan_result = scan(options, progress, alongside.start)
-    return build_report(options, target, scan_result, alongside.result(), progress)
+    declared = alongside.result()
+    return Analysis(build_report(options, target, scan_result, declared, progress), target, scan_result, declared)
+
+
+def reach_for_report(report: Report, scan_result: ScanResult | None) -> Reach:
+    """The reachability a report was decided with (its scope and entrypoints), over its scan."""
+    if scan_result is None or not report.entrypoints:
+        return Reach(report.scope, report.entrypoints, None, scan_result)
+    return Reach(report.scope, report.entrypoints, scan_result.reachable_from(report.entrypoints) or None,
+                 scan_result)
 
 
 def build_report(
@@ -486,6 +520,10 @@ def build_report(
     reach, reach_warnings = reach_for(options, scan_result)
     in_scope = [h for h in hits if _hit_in_scope(h.evidence, reach)]
     implicit = resolve_needs(in_scope, declared.keys(), installed.keys())
+    if scan_result is not None and scan_result.pickled:  # model files: loading one imports what it names
+        from depslim.implicit import with_pickled_needs
+
+        implicit = with_pickled_needs(implicit, scan_result, mapper, declared.keys(), installed.keys())
     unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
     reach = dataclasses.replace(reach, unreached_implicit=unreached)
     decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}
@@ -519,7 +557,7 @@ def build_report(
     findings: list[Finding] = []
     if declared_set is not None:
         findings += _cut_findings(reports, reach.scope)
-        findings += _import_problems(mapped, declared, installed, graph)
+        findings += _import_problems(mapped, declared, installed, graph, reach)
         for name, evidence in implicit.items():
             if name not in declared and name not in installed:
                 findings.append(

@@ -2,7 +2,8 @@
 
 pandas reads parquet through pyarrow, `s3://` paths go through s3fs, a SQLAlchemy URL names
 its driver, a Dockerfile CMD runs uvicorn. Each hit carries the line that proves it, and a
-package with such evidence is never cut.
+package with such evidence is never cut. A runtime model file is such evidence too: loading its
+pickles imports every module they name (`pickled_needs`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from functools import cache
 from packaging.utils import canonicalize_name
 
 from depslim.knowledge import check_keys, load_data
+from depslim.mapping import Mapper
 from depslim.model import Context, Evidence, ScanResult, SignalPatterns
 
 
@@ -132,9 +134,55 @@ def resolve_needs(
     declared_set, installed_set = set(declared), set(installed)
     needed: dict[str, list[Evidence]] = defaultdict(list)
     for hit in hits:
-        choice = next((n for n in hit.rule.needs if n in declared_set), None)
-        choice = choice or next((n for n in hit.rule.needs if n in installed_set), None)
-        choice = choice or hit.rule.needs[0]
+        choice = _pick(hit.rule.needs, declared_set, installed_set)
         if hit.evidence not in needed[choice]:
             needed[choice].append(hit.evidence)
     return needed
+
+
+def _pick(needs: Sequence[str], declared: set[str], installed: set[str]) -> str:
+    """A declared distribution first, then an installed one, else the first candidate."""
+    choice = next((n for n in needs if n in declared), None)
+    return choice or next((n for n in needs if n in installed), None) or needs[0]
+
+
+def pickled_needs(
+    scan: ScanResult, mapper: Mapper, declared: Iterable[str], installed: Iterable[str]
+) -> Mapping[str, list[Evidence]]:
+    """What runtime model files need to be loaded: the distribution of each third-party module
+    their pickles name, mapped as imports are, with the file as evidence.
+
+    A pickle under tests/ or scripts/ makes no runtime need, as dev code's imports do not.
+    """
+    declared_set, installed_set = set(declared), set(installed)
+    needed: dict[str, dict[Evidence, None]] = defaultdict(dict)
+    for pickled in scan.pickled:
+        if pickled.context is not Context.RUNTIME:
+            continue
+        path = pickled.location.path
+        for module, attribute in pickled.names:
+            top = module.partition(".")[0]
+            if top not in pickled.modules or top in scan.first_party:
+                continue
+            mapped = mapper.map(module)
+            if not mapped.distributions:
+                continue
+            named = f"{module}.{attribute}" if attribute else module
+            evidence = Evidence(path, 0, "implicit", f"{named} (pickled in {path})")
+            needed[_pick(mapped.distributions, declared_set, installed_set)][evidence] = None
+    return {name: list(evidence) for name, evidence in needed.items()}
+
+
+def with_pickled_needs(
+    implicit: Mapping[str, list[Evidence]],
+    scan: ScanResult,
+    mapper: Mapper,
+    declared: Iterable[str],
+    installed: Iterable[str],
+) -> Mapping[str, list[Evidence]]:
+    """`implicit` (from `resolve_needs`) with the runtime model files' needs added."""
+    merged = {name: list(evidence) for name, evidence in implicit.items()}
+    for name, evidence in pickled_needs(scan, mapper, declared, installed).items():
+        have = merged.setdefault(name, [])
+        have.extend(e for e in evidence if e not in have)
+    return merged

@@ -6,7 +6,7 @@ Constructors do no I/O. Paths in `Location`/`Evidence` are project-relative POSI
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -149,6 +149,22 @@ class NotebookInstall:
 
 
 @dataclass(frozen=True)
+class PickledFile:
+    """A model or data file whose pickles name modules: loading it imports them (depslim never does).
+
+    `names` are the (module, attribute) pairs its opcodes name, as the unpickler resolves them
+    (attribute "" for a module imported by name, as cloudpickle's `subimport` does); `modules` their
+    top-level names outside the standard library.
+    """
+
+    location: Location  # the file, line 0
+    context: Context
+    format: str  # pickle | zip | torch-legacy | <compression>+pickle
+    names: tuple[tuple[str, str], ...]
+    modules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ScanResult:
     """Everything the static project scan produced."""
 
@@ -160,6 +176,7 @@ class ScanResult:
     reachable_modules: frozenset[str] | None = None  # first-party modules reached from entrypoints
     entrypoints: tuple[Evidence, ...] = ()
     signals: tuple[Signal, ...] = ()
+    pickled: tuple[PickledFile, ...] = ()  # model files naming modules (depslim.imports.pickles)
     # The first-party graph, so reachability can be asked again for a subset of entrypoints
     # (`--scope serving`) and `slim` knows which files hold the modules it copies.
     module_files: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)  # module -> file
@@ -172,6 +189,10 @@ class ScanResult:
         for evidence, modules in zip(self.entrypoints, self.entry_starts, strict=False):
             if evidence in entrypoints:
                 start.update(modules)
+        return self.reached_from_modules(start)
+
+    def reached_from_modules(self, start: Iterable[str]) -> frozenset[str]:
+        """First-party modules reached from `start` over the import graph (`start` included)."""
         seen = set(start)
         todo = list(start)
         while todo:

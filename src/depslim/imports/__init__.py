@@ -10,6 +10,7 @@ project-level answer.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import os
 import tomllib
@@ -32,6 +33,7 @@ from depslim.imports.entrypoints import (
 )
 from depslim.imports.firstparty import Layout, build_layout, confirm_namespace_folders
 from depslim.imports.notebook import scan_notebook
+from depslim.imports.pickles import candidate_suffixes, scan_models
 from depslim.imports.scan import (
     DEFERRED,
     DYNAMIC,
@@ -42,7 +44,7 @@ from depslim.imports.scan import (
     compile_patterns,
     scan_bytes,
 )
-from depslim.imports.walk import WalkedFile, walk_project
+from depslim.imports.walk import Walk, WalkedFile, walk_project
 from depslim.model import (
     Context,
     Evidence,
@@ -383,7 +385,7 @@ def scan_project_with_stats(
         raise InputError(str(root), "not a directory (expected a project folder)")
     root = root.resolve()
     compiled = compile_patterns(patterns)
-    walk = walk_project(root, exclude)
+    walk = walk_project(root, exclude, candidate_suffixes())
     stats = ScanStats(files=len(walk.sources))
     progress.start(_TASK, "Scanning imports", total=len(walk.sources))
     snapshot = scan_cache.load(cache_dir, scan_cache.cache_key(root, compiled.key))
@@ -443,7 +445,7 @@ def scan_project_with_stats(
         if cached_result is not None:
             stats.result_reused = True
             stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, snapshot.result)
-            return cached_result, stats
+            return _with_models(cached_result, walk, dev_paths, script_paths), stats
 
     layout = build_layout((f.rel for f in walk.sources), walk.init_dirs, pyproject)
     rules = ContextRules.build(dev_paths, script_paths)
@@ -470,7 +472,18 @@ def scan_project_with_stats(
     result = result_from_rows(rows)
     assert result is not None, "rows built here always fit"
     stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, rows)
-    return result, stats
+    return _with_models(result, walk, dev_paths, script_paths), stats
+
+
+def _with_models(
+    result: ScanResult, walk: Walk, dev_paths: Sequence[str] | None, script_paths: Sequence[str] | None
+) -> ScanResult:
+    """The model files' pickled names added to a scan (depslim.imports.pickles). Read on every run,
+    not through the scan cache: they are few, and reading one costs its opcodes, not its arrays."""
+    if not walk.models:
+        return result
+    pickled, warnings = scan_models(walk.models, ContextRules.build(dev_paths, script_paths))
+    return dataclasses.replace(result, pickled=pickled, warnings=result.warnings + warnings)
 
 
 def scan_project(

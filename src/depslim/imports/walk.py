@@ -7,8 +7,11 @@ an excluded directory can be re-included. Implemented here (about 80 lines) rath
 a dependency: the walk needs only matching, and per-directory compiled regexes keep it fast.
 
 Skipped without asking: VCS folders, virtualenvs (any dir holding `pyvenv.cfg`; conda envs
-holding `conda-meta`), `site-packages`, `node_modules`, `__pycache__`, tool caches, notebook
-checkpoints, and `build/`/`dist/` unless they are Python packages themselves.
+holding `conda-meta`), `site-packages`, `__pypackages__`, `node_modules`, `__pycache__`, tool caches,
+notebook checkpoints, and `build/`/`dist/` unless they are Python packages themselves.
+
+The same pass collects candidate model files (names ending with `model_suffixes`) under the same
+rules, for `depslim.imports.pickles`.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ ALWAYS_SKIP = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "dist-packages",
         ".tox", ".nox", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".eggs",
-        ".direnv", ".cache",
+        ".direnv", ".cache", "__pypackages__",
     }
 )
 BUILD_DIRS = frozenset({"build", "dist"})
@@ -56,6 +59,7 @@ class Walk:
     dockerfiles: list[str] = field(default_factory=list)  # project-relative
     procfiles: list[str] = field(default_factory=list)
     init_dirs: set[str] = field(default_factory=set)  # dirs holding __init__.py ("" = root)
+    models: list[WalkedFile] = field(default_factory=list)  # candidate model files, sorted by rel
 
 
 # --------------------------------------------------------------------------- gitignore
@@ -172,8 +176,9 @@ def _read_rules(path: Path) -> IgnoreRules | None:
 # --------------------------------------------------------------------------- walk
 
 
-def walk_project(root: Path, exclude: Sequence[str] = ()) -> Walk:
-    """Find the project's sources; never follows symlinked directories (no loops, no escape)."""
+def walk_project(root: Path, exclude: Sequence[str] = (), model_suffixes: tuple[str, ...] = ()) -> Walk:
+    """Find the project's sources (and files whose lower-cased name ends with one of
+    `model_suffixes`); never follows symlinked directories (no loops, no escape)."""
     root = root.resolve()
     found = Walk()
     base_rules: list[tuple[str, IgnoreRules]] = []
@@ -181,8 +186,9 @@ def walk_project(root: Path, exclude: Sequence[str] = ()) -> Walk:
     if info_exclude is not None:
         base_rules.append(("", info_exclude))
     user = IgnoreRules.parse(exclude) if exclude else None
-    _walk_dir(str(root), "", base_rules, user, found)
+    _walk_dir(str(root), "", base_rules, user, found, model_suffixes)
     found.sources.sort(key=lambda f: f.rel)
+    found.models.sort(key=lambda f: f.rel)
     found.dockerfiles.sort()
     found.procfiles.sort()
     return found
@@ -200,7 +206,12 @@ def _ignored(stack: Sequence[tuple[str, IgnoreRules]], user: IgnoreRules | None,
 
 
 def _walk_dir(
-    directory: str, rel_dir: str, stack: list[tuple[str, IgnoreRules]], user: IgnoreRules | None, found: Walk
+    directory: str,
+    rel_dir: str,
+    stack: list[tuple[str, IgnoreRules]],
+    user: IgnoreRules | None,
+    found: Walk,
+    model_suffixes: tuple[str, ...] = (),
 ) -> None:
     try:
         entries = list(os.scandir(directory))
@@ -226,7 +237,7 @@ def _walk_dir(
                     continue
                 if _ignored(stack, user, rel, True):
                     continue
-                _walk_dir(entry.path, rel, stack, user, found)
+                _walk_dir(entry.path, rel, stack, user, found, model_suffixes)
                 continue
             if not entry.is_file():
                 continue
@@ -245,3 +256,9 @@ def _walk_dir(
                 found.dockerfiles.append(rel)
         elif name in RUN_CONFIGS and not _ignored(stack, user, rel, False):
             found.procfiles.append(rel)
+        elif model_suffixes and name.lower().endswith(model_suffixes) and not _ignored(stack, user, rel, False):
+            try:
+                stat = entry.stat()
+            except OSError:
+                continue
+            found.models.append(WalkedFile(entry.path, rel, stat.st_mtime_ns, stat.st_size))
