@@ -21,9 +21,9 @@ def test_bundled_example_reads_requirements_once_via_dynamic_dependencies() -> N
         (name, "requirements.txt", number)
         for number, name in enumerate(
             (
-                None, "pandas", "numpy", "scikit-learn", "pyarrow", "s3fs", "sqlalchemy", "psycopg2-binary",
-                "mlflow", "torch", "fastapi", "uvicorn", "boto3", "requests", "opencv-python", "pydantic",
-                "jupyter", "ipykernel", "matplotlib", "seaborn", "pytest", "black", "tqdm",
+                None, "fastapi", "uvicorn", "pydantic", "numpy", "pandas", "scikit-learn", "joblib", "pyarrow",
+                "s3fs", "sqlalchemy", "psycopg2-binary", "mlflow", "requests", "tqdm", "jupyter", "ipykernel",
+                "matplotlib", "seaborn", "opencv-python", "pytest", "httpx", "black",
             ),
             start=1,
         )
@@ -35,7 +35,7 @@ def test_bundled_example_reads_requirements_once_via_dynamic_dependencies() -> N
         assert lines[number - 1].lower().replace("_", "-").startswith(name)
     assert all(r.group == "main" and not r.dev and not r.constraint for r in declared.requirements)
     uvicorn = next(r for r in declared.requirements if r.name == "uvicorn")
-    assert uvicorn.requirement == "uvicorn[standard]==0.29.0"
+    assert uvicorn.requirement == "uvicorn[standard]==0.34.3"
 
 
 def test_detection_finds_every_format_in_a_fixed_order(tmp_path: Path) -> None:

@@ -23,11 +23,11 @@ def test_warm_run_reuses_everything_and_is_equal(project: Path, tmp_path: Path) 
     cache = tmp_path / "cache"
     patterns = SignalPatterns(attributes=frozenset({"pandas.read_parquet"}), strings=("^s3://",))
     cold, cold_stats = scan_project_with_stats(project, cache_dir=cache, patterns=patterns)
-    assert cold_stats.parsed == cold_stats.files == 11 and cold_stats.reused == 0
+    assert cold_stats.parsed == cold_stats.files == 12 and cold_stats.reused == 0
     assert cold_stats.cache_written and any(cache.iterdir())
     warm, warm_stats = scan_project_with_stats(project, cache_dir=cache, patterns=patterns)
     assert warm == cold
-    assert warm_stats.parsed == 0 and warm_stats.reused == 11 and warm_stats.hashed == 0
+    assert warm_stats.parsed == 0 and warm_stats.reused == 12 and warm_stats.hashed == 0
     assert not warm_stats.cache_written  # nothing changed: nothing rewritten
 
 
@@ -39,7 +39,7 @@ def test_changed_file_is_reparsed_touched_file_is_not(project: Path, tmp_path: P
     age(serve, 30)
     (project / "src" / "churn" / "db.py").touch()  # new mtime, same content
     result, stats = scan_project_with_stats(project, cache_dir=cache)
-    assert stats.parsed == 1 and stats.hashed == 2 and stats.reused == 10
+    assert stats.parsed == 1 and stats.hashed == 2 and stats.reused == 11
     assert any(r.module == "redis" and r.location.path == "src/churn/serve.py" for r in result.imports)
     assert result == scan_project(project)  # same as a scan without any cache
 
@@ -66,7 +66,7 @@ def test_patterns_are_part_of_the_key(project: Path, tmp_path: Path) -> None:
     scan_project_with_stats(project, cache_dir=cache)
     patterns = SignalPatterns(strings=("^postgresql",))
     result, stats = scan_project_with_stats(project, cache_dir=cache, patterns=patterns)
-    assert stats.parsed == 11
+    assert stats.parsed == 12
     assert [s.location.path for s in result.signals] == ["src/churn/db.py"]
 
 
@@ -74,14 +74,14 @@ def test_unwritable_or_corrupt_cache_never_fails(project: Path, tmp_path: Path) 
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
     result, stats = scan_project_with_stats(project, cache_dir=blocker / "cache")
-    assert stats.parsed == 11 and not stats.cache_written
+    assert stats.parsed == 12 and not stats.cache_written
     assert result == scan_project(project)
     cache = tmp_path / "cache"
     scan_project_with_stats(project, cache_dir=cache)
     for path in cache.iterdir():
         path.write_bytes(b"\x00garbage")
     again, stats = scan_project_with_stats(project, cache_dir=cache)
-    assert again == result and stats.parsed == 11
+    assert again == result and stats.parsed == 12
 
 
 def test_process_pool_gives_the_same_result(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -353,18 +353,17 @@ def test_bundled_example_key_facts() -> None:
     def where(module: str) -> set[tuple[str, Context]]:
         return {(r.location.path, r.context) for r in result.imports if r.top_level == module}
 
-    assert where("mlflow") == {("src/churn/model.py", Context.RUNTIME)}
-    assert where("torch") == {("src/churn/model.py", Context.RUNTIME)}
-    assert where("sklearn") == {("src/churn/model.py", Context.RUNTIME)}
-    assert where("pytest") == {("tests/test_model.py", Context.DEV)}
+    assert where("mlflow") == {("src/churn/train.py", Context.RUNTIME)}
+    assert where("sklearn") == {("src/churn/train.py", Context.RUNTIME), ("scripts/make_model.py", Context.SCRIPT)}
+    assert where("fastapi") == {("src/churn/serve.py", Context.RUNTIME), ("tests/test_serve.py", Context.DEV)}
+    assert where("pytest") == {("tests/conftest.py", Context.DEV)}
     assert ("tests/conftest.py", Context.DEV) in where("matplotlib")
     assert where("seaborn") == {("scripts/plot_metrics.py", Context.SCRIPT), ("notebooks/explore.ipynb", Context.DEV)}
     cv2 = one(result, "cv2")
     assert cv2.notebook and cv2.context is Context.DEV
-    assert flags(one(result, "pydantic")) == {"typing_only"}
     assert flags(one(result, "ujson")) == {"optional"}
     tqdm = one(result, "tqdm")
-    assert tqdm.dynamic and tqdm.location == tqdm.location.__class__("src/churn/model.py", 34)
+    assert tqdm.dynamic and tqdm.location == tqdm.location.__class__("src/churn/train.py", 39)
     assert "churn" in result.first_party
     assert all(r.first_party for r in result.imports if r.top_level == "churn")
     details = {(e.path, e.detail) for e in result.entrypoints}
@@ -373,8 +372,10 @@ def test_bundled_example_key_facts() -> None:
         ("Dockerfile", "churn.serve:app"),
         ("Procfile", "churn.serve:app"),
     }
-    assert {e.path: e.line for e in result.entrypoints} == {"pyproject.toml": 13, "Dockerfile": 12, "Procfile": 1}
+    assert {e.path: e.line for e in result.entrypoints} == {"pyproject.toml": 13, "Dockerfile": 15, "Procfile": 1}
     assert result.reachable_modules is not None and "churn.serve" in result.reachable_modules
+    serving = result.reachable_from([e for e in result.entrypoints if e.path == "Dockerfile"])
+    assert serving == {"churn", "churn.serve", "churn.features", "churn.schema"}
     assert [(i.requirement, i.location.line) for i in result.notebook_installs] == [("plotly", 2)]
     assert {s.pattern for s in result.signals} == {"pandas.read_parquet", "^s3://"}
     assert result.warnings == ()

@@ -109,7 +109,8 @@ def test_base_has_runtime_and_implicit_lines_each_with_a_reason() -> None:
         "mlflow==2.12.1  # import: src/churn/model.py:5",
         "pandas==2.2.1  # import: src/churn/features.py:3",
         "pyarrow==15.0.2  # implicit: pandas.read_parquet in src/churn/features.py:14",
-        "requests==2.31.0  # transitive: imported at src/churn/serve.py:4, installed via mlflow",
+        "requests==2.31.0  # transitive: imported at src/churn/serve.py:4, installed via mlflow"
+        " (not declared upstream)",
         "scipy>=1.10  # declared: requirements.txt:21 (no verdict: kept)",
         "torch==2.2.2  # import: src/churn/model.py:2",
         'uvicorn[standard]==0.29.0 ; python_version >= "3.8"  # entrypoint: Dockerfile:12',

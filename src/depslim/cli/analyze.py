@@ -9,9 +9,10 @@ import click
 from depslim import report as formats
 from depslim.cachedir import cache_root
 from depslim.cli.config import apply_config, project_config
-from depslim.cli.options import emit, refuse_overwrite
+from depslim.cli.options import emit, refuse_overwrite, scope_option
 from depslim.cli.progress import progress_for_terminal
 from depslim.core import AnalyzeOptions, analyze
+from depslim.model import Scope
 
 
 def default_cache_dir() -> Path:
@@ -32,6 +33,7 @@ def default_cache_dir() -> Path:
 @click.option("--script-paths", multiple=True, help="Paths whose imports are scripts (repeatable).")
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the scan cache.")
+@scope_option("all")
 @click.option("--repository-url", metavar="URL", help="Link file:line in Markdown to this repository.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
 @click.option("--format", "-f", "fmt", type=click.Choice(formats.available()), default="terminal", show_default=True)
@@ -54,6 +56,7 @@ def command(ctx: click.Context, **params: object) -> None:
         exclude=tuple(p["exclude"]),  # type: ignore[arg-type]
         cache_dir=None if p["no_cache"] else default_cache_dir(),
         config=config,
+        scope=Scope(str(p["scope"])),
     )
     fmt = str(p["fmt"])
     refuse_overwrite(p["output"], force=bool(p["force"]))  # type: ignore[arg-type]

@@ -7,7 +7,9 @@ from typing import Any
 
 import click
 
+from depslim.cli.options import scope_option
 from depslim.errors import InputError
+from depslim.model import Scope
 
 
 def _load_config(root: Path, config_file: Path | None) -> Any:
@@ -16,28 +18,13 @@ def _load_config(root: Path, config_file: Path | None) -> Any:
     return load_config(root, config_file)
 
 
-def _is_generated(path: Path) -> bool:
-    """A file depslim wrote (stamped first line): an output, never a declaration to read back."""
-    from depslim.generate.stamp import MARK
-
-    try:
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            return MARK in handle.readline()
-    except OSError:
-        return False
-
-
 def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
-    """The files to read declarations from: as given, else auto-detected minus depslim's outputs.
-
-    Without this a second run would read its own requirements-base.txt/-dev.txt (and locks) back
-    as declarations, and the split would drift instead of being idempotent.
-    """
+    """The files to read declarations from: as given, else auto-detected (depslim's outputs excluded)."""
     if given:
         return given
     from depslim.declared.detect import detect_sources
 
-    return tuple(s.path for s in detect_sources(root) if not _is_generated(s.path))
+    return tuple(s.path for s in detect_sources(root))
 
 
 @click.command(name="split")
@@ -48,6 +35,7 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
               help="Pin to another interpreter's environment.")
 @click.option("-r", "--requirements", multiple=True, type=click.Path(path_type=Path),
               help="Declaration files to read (default: auto-detected, depslim's own outputs excluded).")
+@scope_option("all")
 @click.option("--apply-swaps", is_flag=True, help="Apply every proposed swap.")
 @click.option("--swap", "swap_ids", multiple=True, metavar="ID", help="Apply one swap (finding id or package).")
 @click.option("--to", "to", type=click.Choice(["requirements", "pyproject"]), default="requirements",
@@ -59,7 +47,7 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 @click.pass_context
 def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
-            output_dir: Path | None, config_file: Path | None, force: bool) -> None:
+            output_dir: Path | None, config_file: Path | None, force: bool, scope: str) -> None:
     """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
     from rich.console import Console
     from rich.markup import escape
@@ -80,7 +68,7 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
     options = AnalyzeOptions(project=path, image=image or config.get("image", "split"),
                              platform=platform or config.get("platform", "split"),
                              python=python, requirements=_declaration_files(path, requirements),
-                             config=dict(config.values))
+                             config=dict(config.values), scope=Scope(scope))
     with progress_for_terminal(True) as progress:
         report = analyze(options, progress)
     declared = read_declared(options)

@@ -50,8 +50,23 @@ def _ordered(sources: list[Source]) -> list[Source]:
     return sorted(unique.values(), key=lambda s: (KIND_ORDER[s.kind], s.path.as_posix()))
 
 
+def is_generated(path: Path) -> bool:
+    """A file depslim wrote (stamped first line): an output, never a declaration to read back.
+
+    Without this a second run would read its own requirements-base.txt, requirements-slim.txt
+    and locks back as declarations, and every command would drift instead of being idempotent."""
+    from depslim.generate.stamp import MARK
+
+    try:
+        with path.open(encoding="utf-8", errors="replace") as handle:
+            return MARK in handle.readline(4096)
+    except OSError:
+        return False
+
+
 def detect_sources(root: Path) -> list[Source]:
-    """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect])."""
+    """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect]); depslim's
+    own generated files are never among them."""
     sources = [
         Source(kind, root / name)
         for kind, name in (("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"))
@@ -59,7 +74,7 @@ def detect_sources(root: Path) -> list[Source]:
     ]
     for pattern in detect_globs():
         for path in root.glob(pattern):
-            if path.is_file():
+            if path.is_file() and not is_generated(path):
                 sources.append(Source("compiled" if _is_compiled_file(path) else "requirements", path))
     return _ordered(sources)
 

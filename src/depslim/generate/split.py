@@ -13,9 +13,14 @@ Decisions (documented because reviewers ask):
   user's call; the cut list is about what ships).
 - A declared package with no verdict (not analysed) stays in base: depslim never drops what it
   has no evidence about.
-- A package imported by runtime code but only installed as someone else's dependency (finding
-  code `transitive`) is added to base with that reason, so the import cannot break when the
-  parent changes its own dependencies.
+- A package imported by runtime code but not declared is added to base, pinned to the target's
+  version, with a "not declared upstream" reason: `transitive` (only installed as someone else's
+  dependency: the import must not break when the parent changes its own) and `undeclared`
+  (installed, declared nowhere: the old image happened to have it). A `missing` import (installed
+  nowhere) is added unpinned when its distribution is known by name (a packaged alias or the
+  environment's metadata), else it is a note: depslim never invents a distribution name.
+- `-e .` / a path to the project itself stays in base for `split` (`keep_local_project`); `slim`
+  copies the code instead and leaves it out.
 - Pins are `==` the version installed in the target; when it is not installed the declared
   specifier is kept. Extras and markers carry over; so do index options (`${VAR}` kept as written).
 """
@@ -30,8 +35,22 @@ from packaging.utils import canonicalize_name
 
 from depslim.errors import InputError
 from depslim.generate.stamp import stamp
-from depslim.model import DeclaredRequirement, DeclaredSet, DistributionReport, Evidence, Finding, Report, Verdict
+from depslim.model import (
+    DeclaredRequirement,
+    DeclaredSet,
+    DistributionReport,
+    Evidence,
+    Finding,
+    Report,
+    Scope,
+    Verdict,
+)
 from depslim.units import human_bytes as format_bytes
+
+# Import problems whose distribution goes into base anyway: the runtime imports it.
+_UNDECLARED = ("transitive", "undeclared", "missing")
+# Import → distribution mappings that name a real distribution even when it is not installed.
+_KNOWN_MAPPINGS = frozenset({"alias", "record", "top_level"})
 
 # Which evidence explains a runtime line, best first.
 _RUNTIME_KINDS = ("import", "dynamic-import", "optional-import", "entrypoint", "notebook-import")
@@ -45,6 +64,8 @@ class SplitOptions:
     base_name: str = "requirements-base.txt"
     dev_name: str = "requirements-dev.txt"
     cuts_name: str = "depslim-cuts.md"
+    keep_local_project: bool = True
+    command: str = "depslim split"
 
 
 @dataclass(frozen=True)
@@ -65,7 +86,7 @@ class Cut:
 
     name: str
     version: str | None
-    kind: str  # dropped | moved-to-dev | swapped
+    kind: str  # dropped | unreachable | moved-to-dev | swapped
     why: str
     size_bytes: int | None
     estimate: bool = False
@@ -153,6 +174,13 @@ def implicit_reason(dist: DistributionReport) -> str:
     return f"implicit: {ev.detail} in {_where(ev)}" if ev.detail else f"implicit: {_where(ev)}"
 
 
+def unreachable_reason(dist: DistributionReport, report: Report) -> str:
+    ev = _pick(dist.evidence, (*_RUNTIME_KINDS, "implicit"))
+    served = ", ".join(sorted({_where(e) for e in report.entrypoints})) or "no entrypoint"
+    where = f" at {_where(ev)}" if ev else ""
+    return f"unreachable: imported{where}, code no served entrypoint reaches ({served})"
+
+
 def dev_reason(dist: DistributionReport) -> str:
     ev = _pick(dist.evidence, _DEV_KINDS)
     if dist.verdict is Verdict.TYPING_ONLY:
@@ -195,6 +223,12 @@ def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionRep
     else:
         text = f"{name}{req.specifier}"
     return f"{text} ; {req.marker}" if req.marker else text
+
+
+def _is_local_path(req: DeclaredRequirement) -> bool:
+    """`-e .`, `.`, `./pkg`, `file:` URLs: code of the project's tree, not an index package."""
+    text = (req.url or req.requirement).strip()
+    return text.startswith((".", "/", "file:")) or text in ("", ".")
 
 
 def _pin(name: str, dist: DistributionReport | None) -> str:
@@ -263,6 +297,16 @@ def plan_split(
             base[name] = Line(name, text, runtime_reason(dist))  # type: ignore[arg-type]
         elif verdict is Verdict.IMPLICIT:
             base[name] = Line(name, text, implicit_reason(dist))  # type: ignore[arg-type]
+        elif verdict is Verdict.UNREACHABLE:
+            assert dist is not None
+            reason = unreachable_reason(dist, report)
+            if report.scope is Scope.SERVING and not dev_declared:
+                cuts.append(Cut(name, dist.version, "unreachable", reason,
+                                dist.retained_bytes if dist.installed else None, evidence=dist.evidence, label=label))
+            elif dev_declared:
+                dev[name] = Line(name, text, reason)
+            else:
+                base[name] = Line(name, text, f"{reason}; kept (--scope all)")
         elif verdict in (Verdict.TYPING_ONLY, Verdict.DEV_ONLY):
             reason = dev_reason(dist)  # type: ignore[arg-type]
             dev[name] = Line(name, text, reason)
@@ -284,6 +328,10 @@ def plan_split(
             notes.append(f"{name}: no verdict in the analysis; kept in {options.base_name}")
 
     for req in unnamed:
+        if not options.keep_local_project and _is_local_path(req):
+            notes.append(f"{req.requirement} ({req.location}): the project itself is copied into the image, "
+                         f"not installed from {options.base_name}")
+            continue
         target = dev if req.dev else base
         text = f"-e {req.url or req.requirement}" if req.editable else req.requirement
         target[f"~{req.requirement}"] = Line("", text, f"declared: {req.location}")
@@ -300,15 +348,26 @@ def plan_split(
             dev.pop(to_name, None)
             base.setdefault(to_name, Line(to_name, to, f"swapped from {gone}{saving}"))
 
-    for finding in sorted((f for f in report.findings if f.code == "transitive"), key=lambda f: f.id):
+    known = {i.distribution for i in report.imports if i.distribution and i.mapping in _KNOWN_MAPPINGS}
+    for finding in sorted((f for f in report.findings if f.code in _UNDECLARED), key=lambda f: f.id):
         name = canonicalize_name(str(finding.data.get("distribution", finding.subject)))
         if not name or name in base or name in swapped:
             continue
         dist = report.distribution(name)
         ev = _pick(finding.evidence or (dist.evidence if dist else ()), _RUNTIME_KINDS)
-        via = ", ".join(dist.required_by) if dist and dist.required_by else "another package"
-        where = f"imported at {_where(ev)}, " if ev else "imported, "
-        base[name] = Line(name, _pin(name, dist), f"transitive: {where}installed via {via}")
+        where = f"imported at {_where(ev)}" if ev else "imported by runtime code"
+        if finding.code == "transitive":
+            via = ", ".join(dist.required_by) if dist and dist.required_by else "another package"
+            reason = f"transitive: {where}, installed via {via} (not declared upstream)"
+        elif finding.code == "undeclared":
+            reason = f"undeclared: {where}, installed in the target (not declared upstream)"
+        elif name in known:
+            reason = f"missing: {where}, not installed in the target: unpinned (not declared upstream)"
+        else:
+            notes.append(f"{name}: {where} but neither declared nor installed, and no distribution is known "
+                         f"to provide it; declare it yourself")
+            continue
+        base[name] = Line(name, _pin(name, dist), reason)
         dev.pop(name, None)
 
     for name in list(dev):
@@ -349,6 +408,7 @@ def _size(cut: Cut) -> str:
 def _cut_comment_lines(cuts: Sequence[Cut], options: SplitOptions) -> list[str]:
     sections: Mapping[str, str] = {
         "dropped": "Cut list (dropped)",
+        "unreachable": "Not reached by the served entrypoint (--scope serving)",
         "moved-to-dev": f"Moved to {options.dev_name}",
         "swapped": "Swapped",
     }
@@ -376,9 +436,9 @@ def _render_base(
     report: Report, lines: Sequence[Line], cuts: Sequence[Cut], idx: Sequence[str], options: SplitOptions
 ) -> str:
     head = [
-        f"# {options.base_name}: runtime requirements written by `depslim split`.",
+        f"# {options.base_name}: runtime requirements written by `{options.command}`.",
         f"# Pins are the versions installed in the target ({_target_phrase(report)}); each line says why.",
-        "# Edit the sources and rerun `depslim split`: hand edits here are detected.",
+        f"# Edit the sources and rerun `{options.command}`: hand edits here are detected.",
     ]
     cut_lines = _cut_comment_lines(cuts, options)
     if cut_lines:
@@ -392,8 +452,8 @@ def _render_base(
 
 def _render_dev(lines: Sequence[Line], options: SplitOptions) -> str:
     body = [
-        f"# {options.dev_name}: development requirements written by `depslim split`.",
-        "# Edit the sources and rerun `depslim split`: hand edits here are detected.",
+        f"# {options.dev_name}: development requirements written by `{options.command}`.",
+        f"# Edit the sources and rerun `{options.command}`: hand edits here are detected.",
         "",
         f"-r {options.base_name}",
         *(line.render() for line in lines),
@@ -423,6 +483,7 @@ def _cell(text: str) -> str:
 def render_cuts_markdown(report: Report, cuts: Sequence[Cut], options: SplitOptions = SplitOptions()) -> str:
     """The cut list for the PR description: what left the base file, its bytes and evidence."""
     dropped = [c for c in cuts if c.kind == "dropped"]
+    unreached = [c for c in cuts if c.kind == "unreachable"]
     moved = [c for c in cuts if c.kind == "moved-to-dev"]
     swapped = [c for c in cuts if c.kind == "swapped"]
     total = sum(c.size_bytes or 0 for c in dropped)
@@ -442,6 +503,13 @@ def render_cuts_markdown(report: Report, cuts: Sequence[Cut], options: SplitOpti
                 f"{_cell(_evidence(c.evidence)) or '—'} |" for c in dropped]
     else:
         out.append("Nothing dropped.")
+    if unreached:
+        out += ["", "## Not reached by the served entrypoint", "",
+                "Imported only by first-party code that the image's command never reaches (`--scope serving`); "
+                "pass `--scope all` to keep them.", "",
+                "| Package | Version | Bytes (incl. retained) | Why | Evidence |", "|---|---|---|---|---|"]
+        out += [f"| {_cell(c.name)} | {_version_cell(c)} | {_size(c)} | {_cell(c.why)} | "
+                f"{_cell(_evidence(c.evidence)) or '—'} |" for c in unreached]
     if moved:
         out += ["", f"## Moved to {options.dev_name}", "",
                 "| Package | Version | Bytes (incl. retained) | Why | Evidence |", "|---|---|---|---|---|"]
