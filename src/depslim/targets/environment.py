@@ -16,6 +16,8 @@ from pathlib import Path
 from depslim import distinfo
 from depslim.errors import TargetError
 from depslim.model import Finding, InstalledDistribution, InstalledFile, TargetInfo
+from depslim.native.elf import ElfInfo, read_elf_file
+from depslim.native.sonames import DPKG_INFO, debian_release, looks_like_shared_object, os_release, soname_packages
 
 # Run inside the target interpreter with -I -S: stdlib only, no site hooks, no project code.
 _PROBE = r"""
@@ -141,6 +143,47 @@ def scan_site_dirs(site_dirs: Sequence[str]) -> list[InstalledDistribution]:
                 if dist is not None:
                     found.append(dist)
     return found
+
+
+MAX_DPKG_LIST_BYTES = 64 * 1024 * 1024  # a dpkg .list larger than this is not read (as in images)
+
+
+def read_native(dists: Iterable[InstalledDistribution]) -> dict[str, ElfInfo]:
+    """ELF facts of the `*.so` / `*.so.*` RECORD files of `dists`, read from disk (never loaded)."""
+    out: dict[str, ElfInfo] = {}
+    for dist in dists:
+        for item in dist.files:
+            if looks_like_shared_object(item.path.rpartition("/")[2]) and item.path not in out:
+                info = read_elf_file(item.path)
+                if info is not None:
+                    out[item.path] = info
+    return out
+
+
+def _dpkg_lists(info_dir: str) -> Iterable[tuple[str, bytes]]:
+    try:
+        names = sorted(os.listdir(info_dir))
+    except OSError:
+        return
+    for name in names:
+        if not name.endswith(".list"):
+            continue
+        path = os.path.join(info_dir, name)
+        size = _lstat_size(path)
+        if size is not None and size <= MAX_DPKG_LIST_BYTES:
+            data = _read(path)
+            if data is not None:
+                yield path, data
+
+
+def host_dpkg_sonames(info_dir: str = DPKG_INFO) -> dict[str, str]:
+    """soname -> Debian package from this machine's dpkg file lists ({} without dpkg)."""
+    return soname_packages(_dpkg_lists(info_dir))
+
+
+def host_debian_release(path: str = "/etc/os-release") -> str | None:
+    """This machine's Debian codename (the release `host_dpkg_sonames` names belong to), or None."""
+    return debian_release(os_release(_read(path)))
 
 
 class EnvironmentTarget:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from depslim.errors import ImageFormatError
+from depslim.native.elf import ElfInfo
 from depslim.targets.image.layers import DIR, FILE, HARDLINK, SYMLINK, LayerScan
 
 # A node is (kind, size, layer index, link target or None): tuples keep ~100k entries small.
@@ -57,6 +58,7 @@ class MergedFS:
         self.children: dict[str, set[str]] = {"/": set()}
         self.removals: list[Removal] = []
         self._captured: dict[str, tuple[int, bytes]] = {}
+        self._elf: dict[str, tuple[int, ElfInfo]] = {}
         self._dir_cache: dict[str, str | None] = {}
 
     # --- building -----------------------------------------------------------------------
@@ -78,6 +80,8 @@ class MergedFS:
             self._add(layer, path, kind, size, link)
         for path, data in scan.captured.items():
             self._captured[path] = (layer, data)
+        for path, info in scan.elf.items():
+            self._elf[path] = (layer, info)
         self._dir_cache.clear()
 
     def _remove(self, path: str, removal: Removal) -> None:
@@ -151,12 +155,21 @@ class MergedFS:
     def captured(self, path: str) -> bytes | None:
         """Bytes of a small file read during the walk, if it is the final version."""
         item = self._captured.get(path)
-        if item is None:
-            return None
+        return item[1] if item is not None and self._final(path, item[0]) else None
+
+    def _final(self, path: str, layer: int) -> bool:
+        """Whether `path`, as written by `layer`, is still the regular file the final filesystem has."""
         node = self.nodes.get(path)
-        if node is None or node[0] != FILE or node[2] != item[0]:
-            return None
-        return item[1]
+        return node is not None and node[0] == FILE and node[2] == layer
+
+    def elf(self, path: str) -> ElfInfo | None:
+        """The ELF dynamic facts of a site-dir shared library read during the walk, if final."""
+        item = self._elf.get(path)
+        return item[1] if item is not None and self._final(path, item[0]) else None
+
+    def elf_files(self) -> dict[str, ElfInfo]:
+        """Every final site-dir shared library with its ELF facts (whited-out or replaced ones dropped)."""
+        return {path: info for path, (layer, info) in self._elf.items() if self._final(path, layer)}
 
     def captured_paths(self) -> list[str]:
         return [path for path in self._captured if self.captured(path) is not None]

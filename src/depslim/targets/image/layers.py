@@ -1,9 +1,11 @@
 """Streaming layer walk: tar headers plus the few small files depslim needs, nothing else.
 
 A multi-GB image holds ~100k files; depslim only needs each member's path, type and size, plus
-the bytes of dist-info metadata, dpkg status and os-release. So this module parses tar headers
-itself (cheaper per member than `tarfile`, and every name goes through one normaliser that
-rejects escapes), skips content by seeking (plain layers on disk) or by inflating into a
+the bytes of dist-info metadata, dpkg status and os-release, and the dynamic section (SONAME,
+DT_NEEDED) of the shared libraries in site dirs, read on the way past (depslim.native.elf reads
+only the few stretches it needs and skips the rest). So this module parses tar headers itself
+(cheaper per member than `tarfile`, and every name goes through one normaliser that rejects
+escapes), skips content by seeking (plain layers on disk) or by inflating into a
 discarded buffer (gzip via ISA-L when installed, zstd via `zstandard`), and keeps a compact
 tuple per entry. Decompression is bounded in output per call, capped in ratio and in total,
 so neither a bomb nor an absurd size field can exhaust memory.
@@ -12,6 +14,7 @@ so neither a bomb nor an absurd size field can exhaust memory.
 from __future__ import annotations
 
 import posixpath
+import re
 import sys
 import zlib
 from collections.abc import Callable
@@ -19,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
 from depslim.errors import ImageFormatError
+from depslim.native.elf import DEFAULT_PREFIX_CAP, ElfInfo, read_elf_stream
 
 try:  # ISA-L inflates gzip 2-3x faster than zlib and releases the GIL like zlib does.
     from isal import isal_zlib as _fast_zlib  # type: ignore[import-not-found]
@@ -35,6 +39,8 @@ GiB = 1024 * MiB
 # Entry kinds in the compact per-layer table.
 FILE, DIR, SYMLINK, HARDLINK, OTHER = "f", "d", "l", "h", "o"
 
+ELF_MIN_SIZE = 52  # the smallest ELF header (32-bit)
+
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
 
@@ -49,6 +55,7 @@ class Limits:
     ratio_after: int = 64 * MiB
     max_capture: int = 64 * MiB  # one small file we read (RECORD, dpkg status)
     max_json: int = 64 * MiB  # a manifest, index or config
+    max_elf_prefix: int = DEFAULT_PREFIX_CAP  # bytes of a shared library kept to find its dynamic strings
 
 
 DEFAULT_LIMITS = Limits()
@@ -504,6 +511,7 @@ class LayerScan:
     whiteouts: list[str] = field(default_factory=list)  # paths hidden in lower layers
     opaques: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[str, bytes] = field(default_factory=dict)
+    elf: dict[str, ElfInfo] = field(default_factory=dict)  # shared libraries in site dirs -> DT_NEEDED/SONAME
     content_bytes: int = 0  # regular file bytes + symlink lengths (what the layer adds)
     tar_bytes: int = 0  # uncompressed tar length
     compressed_bytes: int = 0
@@ -534,9 +542,36 @@ def wanted(path: str) -> bool:
     return base.endswith(".list") and parent == "/var/lib/dpkg/info"
 
 
+def native_candidate(path: str, base: str) -> bool:
+    """A file the walk reads the ELF dynamic section of: `*.so` / `*.so.*` inside a site dir.
+
+    Only these can be wheels' extension modules or vendored libraries (`<pkg>.libs/`), and
+    the test order keeps the common case (not a shared library) at one suffix check.
+    """
+    return (base.endswith(".so") or ".so." in base) and "-packages/" in path
+
+
+# A dpkg list line naming a shared library: basename lib*.so[.*] or the loader (ld-*.so*); the
+# bytes twin of depslim.native.sonames.is_shared_library_name, run on every captured list line.
+_SHARED_LIB_LINE = re.compile(rb"/(?:lib|ld-)[^/]*\.so(?:\.[^/]*)?$")
+MAX_DPKG_LIB_LINES = 4096  # per package: a few hundred at most in real packages (mesa, llvm)
+
+
 def _dpkg_list_filter(data: bytes) -> bytes:
-    """Keep only the Python-site lines of a dpkg file list: they mark dpkg-owned site files."""
-    return b"\n".join(line for line in data.splitlines() if b"-packages/" in line)
+    """Keep the lines of a dpkg file list depslim uses, bounded.
+
+    Python-site lines mark dpkg-owned site files; shared-library lines tell which package
+    provides a soname (the OS libraries a wheel needs, see depslim.native).
+    """
+    keep = []
+    libs = 0
+    for line in data.splitlines():
+        if b"-packages/" in line:
+            keep.append(line)
+        elif libs < MAX_DPKG_LIB_LINES and b".so" in line and _SHARED_LIB_LINE.search(line):
+            keep.append(line)
+            libs += 1
+    return b"\n".join(keep)
 
 
 def _parse_number(field_bytes: bytes, archive: str, what: str) -> int:
@@ -687,6 +722,15 @@ class TarWalker:
         data = self._take(n)
         self._data_left -= len(data)
         return data
+
+    def skip_raw(self, n: int) -> int:
+        """Skip ahead inside the current member's content (the ELF reader jumping to PT_DYNAMIC)."""
+        n = min(n, self._data_left)
+        if n <= 0:
+            return 0
+        self._data_left -= n
+        self._skip(n)
+        return n
 
     def skip_data(self) -> None:
         if self._data_left:
@@ -902,6 +946,10 @@ def _scan(source: ByteSource, counter: _Counting, kind: str, archive: str, limit
                     if path.startswith("/var/lib/dpkg/info/"):
                         data = _dpkg_list_filter(data)
                     scan.captured[path] = data
+            elif size >= ELF_MIN_SIZE and native_candidate(path, base):
+                info = read_elf_stream(walker.read_raw, walker.skip_raw, size, limits.max_elf_prefix)
+                if info is not None:
+                    scan.elf[intern(path)] = info
         elif typeflag == "5":
             kind_code, link_out = DIR, None
         elif typeflag == "2":

@@ -18,6 +18,8 @@ from typing import Any
 
 from depslim.errors import ImageFormatError, TargetError
 from depslim.model import Finding, InstalledDistribution, LayerInfo, TargetInfo
+from depslim.native.elf import ElfInfo
+from depslim.native.sonames import DPKG_INFO, debian_release, os_release, soname_packages
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.targets.image import python as py
 from depslim.targets.image.fs import MergedFS
@@ -76,6 +78,11 @@ class ImageAnalysis:
     distributions: list[InstalledDistribution]
     orphans: list[py.Orphans]
     warnings: list[str] = field(default_factory=list)
+    # site-dir shared libraries of the final filesystem -> SONAME / DT_NEEDED (depslim.native)
+    elf: dict[str, ElfInfo] = field(default_factory=dict)
+    # soname -> Debian package, from the image's dpkg file lists (loader directories only)
+    dpkg_sonames: dict[str, str] = field(default_factory=dict)
+    debian_release: str | None = None  # VERSION_CODENAME of a Debian(-like) os-release
 
     def instruction(self, layer: int) -> str:
         return self.layers[layer].instruction if 0 <= layer < len(self.layers) else ""
@@ -199,11 +206,16 @@ def analyze_resolved(image: ResolvedImage, limits: Limits, progress: Progress) -
     version = py.python_version(fs, env, site_dirs, dpkg)
     dists = py.read_distributions(fs, site_dirs)
     orphans = py.find_orphans(fs, site_dirs, dists, py.dpkg_owned(fs))
+    dpkg_sonames = soname_packages(
+        (path, fs.captured(path) or b"") for path in fs.captured_paths()
+        if path.startswith(DPKG_INFO) and path.endswith(".list")
+    )
+    release = debian_release(os_release(fs.captured("/etc/os-release") or fs.captured("/usr/lib/os-release")))
     fs.drop_captured()
     analysis = ImageAnalysis(
         ref=image.ref, archive=image.archive, fs=fs, config=config, layers=layers, env=env,
         user=_user(config), site_dirs=site_dirs, dpkg=dpkg, distributions=dists, orphans=orphans,
-        warnings=list(image.warnings),
+        warnings=list(image.warnings), elf=fs.elf_files(), dpkg_sonames=dpkg_sonames, debian_release=release,
     )
     python_bytes = sum(size for site in site_dirs for _p, size, _l in py.regular_files_under(fs, site))
     info = TargetInfo(
