@@ -21,6 +21,7 @@ from depslim.graph import warm as warm_graph
 from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
 from depslim.mapping import Mapped, Mapper
 from depslim.model import (
+    Context,
     DeclaredRequirement,
     DeclaredSet,
     DistributionReport,
@@ -46,6 +47,7 @@ from depslim.verdicts import Decision, decide, import_evidence, is_cut, is_kept,
 
 if TYPE_CHECKING:  # the finders (about 0.15 s of imports) load in `build_report`, not before the scan
     from depslim.findings.base import AnalysisContext
+    from depslim.imports.launches import Followed
 
 
 @dataclass(frozen=True)
@@ -202,6 +204,7 @@ class Reach:
     modules: frozenset[str] | None
     scan: ScanResult | None
     unreached_implicit: Mapping[str, Sequence[Evidence]] = field(default_factory=dict)
+    followed: tuple[tuple[str, int, str], ...] = ()  # launches followed into (file, line, command)
 
     def reached_path(self, path: str) -> bool:
         if self.modules is None or self.scan is None:
@@ -234,8 +237,52 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
         else:
             warnings.append(f"--scope serving: {options.serving_dockerfile} has no CMD/ENTRYPOINT and there is no "
                             "Procfile; every entrypoint counts")
-    modules = scan_result.reachable_from(chosen)
-    return Reach(options.scope, tuple(chosen), modules or None, scan_result), warnings
+    start = {m for e, ms in zip(scan_result.entrypoints, scan_result.entry_starts, strict=False) if e in chosen
+             for m in ms}
+    if not start:
+        return Reach(options.scope, tuple(chosen), None, scan_result), warnings
+    followed = follow_launches(scan_result, options.project, start)
+    if followed.unknown:
+        where = "; ".join(f"{path}:{line} ({what})" for path, line, what in followed.unknown[:3])
+        warnings.append(f"reachability is incomplete: reached code starts code it names at run time ({where}); "
+                        "nothing is treated as unreachable")
+        return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed), warnings
+    return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed), warnings
+
+
+def promote_reached(scan_result: ScanResult | None, reach: Reach) -> ScanResult | None:
+    """Script and dev files an entrypoint reaches run in production: `CMD python scripts/serve.py`, or
+    `subprocess.run([sys.executable, "scripts/load.py"])` from served code. Their imports and signals
+    count as runtime then, whatever folder they sit in."""
+    if scan_result is None or reach.modules is None:
+        return scan_result
+    files = {scan_result.module_files[m] for m in reach.modules if m in scan_result.module_files}
+    if not any(r.context is not Context.RUNTIME and r.location.path in files and not r.notebook
+               for r in scan_result.imports):
+        return scan_result
+    imports = tuple(dataclasses.replace(r, context=Context.RUNTIME)
+                    if r.context is not Context.RUNTIME and r.location.path in files and not r.notebook else r
+                    for r in scan_result.imports)
+    signals = tuple(dataclasses.replace(s, context=Context.RUNTIME)
+                    if s.context is not Context.RUNTIME and s.location.path in files else s
+                    for s in scan_result.signals)
+    return dataclasses.replace(scan_result, imports=imports, signals=signals)
+
+
+def follow_launches(scan_result: ScanResult, root: Path | None, start: set[str]) -> Followed:
+    """Reach from `start` over imports and the launches (subprocess, os.system, runpy, importlib)
+    of the reached code: a served process that starts `python scripts/job.py` reaches that script."""
+    from depslim.imports.launches import follow
+
+    def read(rel: str) -> bytes | None:
+        if root is None:
+            return None
+        try:
+            return (root / rel).read_bytes()
+        except OSError:
+            return None
+
+    return follow(start, scan_result.module_files, scan_result.reached_from_modules, read)
 
 
 def _problem(
@@ -460,10 +507,7 @@ class Analysis:
     target: Target
     scan: ScanResult | None
     declared: DeclaredSet | None
-
-    @property
-    def reach(self) -> Reach:
-        return reach_for_report(self.report, self.scan)
+    reach: Reach
 
 
 def analyze(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Report:
@@ -477,19 +521,14 @@ def analyze_fully(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -
         raise InputError(options.project, "no such project directory")
     target = open_target(options, progress)
     if options.project is None:
-        return Analysis(build_report(options, target, None, None, progress), target, None, None)
+        report = build_report(options, target, None, None, progress)
+        return Analysis(report, target, None, None, Reach(options.scope, (), None, None))
     alongside = _Alongside(lambda: _prepare(options, target))
     scan_result = scan(options, progress, alongside.start)
     declared = alongside.result()
-    return Analysis(build_report(options, target, scan_result, declared, progress), target, scan_result, declared)
-
-
-def reach_for_report(report: Report, scan_result: ScanResult | None) -> Reach:
-    """The reachability a report was decided with (its scope and entrypoints), over its scan."""
-    if scan_result is None or not report.entrypoints:
-        return Reach(report.scope, report.entrypoints, None, scan_result)
-    return Reach(report.scope, report.entrypoints, scan_result.reachable_from(report.entrypoints) or None,
-                 scan_result)
+    reach = reach_for(options, scan_result)
+    report = build_report(options, target, scan_result, declared, progress, reach=reach)
+    return Analysis(report, target, scan_result, declared, reach[0])
 
 
 def build_report(
@@ -499,8 +538,10 @@ def build_report(
     declared_set: DeclaredSet | None,
     progress: Progress = NULL_PROGRESS,
     finders: Callable[[AnalysisContext], list[Finding]] = _run_finders,
+    reach: tuple[Reach, list[str]] | None = None,
 ) -> Report:
-    """Everything after reading: pure over the scan, the declarations and the target."""
+    """Everything after reading: pure over the scan, the declarations and the target (and the
+    reachability `reach_for` computed from them, when the caller has it already)."""
     info = target.info()
     dists, shadowed = unique_distributions(list(target.distributions()))
     installed = {d.name: d for d in dists}
@@ -509,6 +550,8 @@ def build_report(
     graph = build_graph(dists, info.markers, requested)
     sizes = SizeTable(dists, graph, roots=declared.keys())
 
+    reach, reach_warnings = reach if reach is not None else reach_for(options, scan_result)
+    scan_result = promote_reached(scan_result, reach)
     refs = _third_party(scan_result.imports, scan_result.first_party) if scan_result else []
     mapper = Mapper(dists, declared.keys())
     mapped = _map_imports(mapper, refs)
@@ -517,7 +560,6 @@ def build_report(
         for name in m.distributions:
             imports_by_dist[name].append(ref)
     hits = find_hits(scan_result, _line_reader(options.project)) if scan_result else []
-    reach, reach_warnings = reach_for(options, scan_result)
     in_scope = [h for h in hits if _hit_in_scope(h.evidence, reach)]
     implicit = resolve_needs(in_scope, declared.keys(), installed.keys())
     if scan_result is not None and scan_result.pickled:  # model files: loading one imports what it names

@@ -28,6 +28,8 @@ COMMANDS: dict[str, str] = {
     "lock": "depslim.cli.lock",
     "check": "depslim.cli.check",
     "diff": "depslim.cli.diff",
+    "slim": "depslim.cli.slim",
+    "verify": "depslim.cli.verify",
 }
 
 

@@ -124,6 +124,9 @@ def command_targets(words: Sequence[str], scripts: Mapping[str, str]) -> list[tu
             found += command_targets(command, scripts)
         return found
     if _PYTHON.match(program):
+        runner_module = _runner_module(rest)
+        if runner_module is not None:  # `python -m streamlit run app.py` is `streamlit run app.py`
+            return command_targets([runner_module[0], *runner_module[1]], scripts)
         return _python_targets(rest)
     if program in scripts:
         return [(Target("module", _module_target(scripts[program])), scripts[program])]
@@ -131,6 +134,21 @@ def command_targets(words: Sequence[str], scripts: Mapping[str, str]) -> list[tu
     if runner is None:
         return []
     return _runner_targets(runner, rest)
+
+
+def _runner_module(args: Sequence[str]) -> tuple[str, list[str]] | None:
+    """(runner, its arguments) when python runs a known runner as a module (`-m uvicorn app:app`)."""
+    for i, word in enumerate(args):
+        if word == "-m" and i + 1 < len(args):
+            name, rest = args[i + 1], list(args[i + 2 :])
+        elif word.startswith("-m") and len(word) > 2:
+            name, rest = word[2:], list(args[i + 1 :])
+        elif word.startswith("-"):
+            continue
+        else:
+            return None
+        return (name, rest) if name in context_data()["runners"] else None
+    return None
 
 
 def _python_targets(args: Sequence[str]) -> list[tuple[Target, str]]:
@@ -355,3 +373,24 @@ def reachable(start: set[str], edges: Mapping[str, set[str]]) -> frozenset[str]:
                 seen.add(nxt)
                 todo.append(nxt)
     return frozenset(seen)
+
+
+def command_start_modules(words: Sequence[str], module_files: Mapping[str, str],
+                          scripts: Mapping[str, str] | None = None) -> set[str]:
+    """The first-party modules a command line runs (`uvicorn pkg.api:app`, `python app.py`), for a
+    command that is not in a project file (an image's CMD), with their parent packages."""
+    files = {rel: module for module, rel in module_files.items()}
+    start: set[str] = set()
+    for target, _detail in command_targets(list(words), scripts or {}):
+        if target.kind == "file":
+            rel = resolve_file(target.value, "", files)
+            if rel is not None:
+                start.add(files[rel])
+        elif target.value in module_files:
+            start.add(target.value)
+            if f"{target.value}.__main__" in module_files:
+                start.add(f"{target.value}.__main__")
+    for name in list(start):
+        parts = name.split(".")
+        start.update(".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in module_files)
+    return start

@@ -499,17 +499,29 @@ def engine_socket() -> str:
     return DOCKER_SOCKET
 
 
-def engine_has(name: str) -> bool:
-    """Whether the engine knows `name` (False when there is no engine)."""
+def engine_inspect(name: str) -> dict[str, Any] | None:
+    """The engine's `image inspect` document for `name`; None when it has no such image or there
+    is no engine (the caller decides whether that is an error)."""
     try:
         conn = _UnixConnection(engine_socket(), timeout=10)
         conn.request("GET", f"/images/{quote(name, safe='')}/json")
         response = conn.getresponse()
-        response.read()
+        body = response.read(4 * 1024 * 1024)
         conn.close()
-        return response.status == 200
-    except (OSError, http.client.HTTPException):
-        return False
+    except (OSError, http.client.HTTPException, TargetError):
+        return None
+    if response.status != 200:
+        return None
+    try:
+        doc = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def engine_has(name: str) -> bool:
+    """Whether the engine knows `name` (False when there is no engine)."""
+    return engine_inspect(name) is not None
 
 
 def stream_engine_image(

@@ -1,0 +1,92 @@
+"""The projected size of the slim image, part by part, each part saying how it was obtained.
+
+Measured where depslim can measure: the Python packages that are installed in the target at the
+pinned version (their RECORD files' bytes, .pyc included, as pip writes them), the project files
+copied (their bytes on disk) and a base image the local engine has (`image inspect` Size).
+Otherwise an estimate, marked as one: a wheel's central directory (installed bytes before .pyc),
+dpkg's `Installed-Size` for OS packages. What cannot be had at all is counted as unmeasured, so
+the total never pretends to be complete.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from depslim.core import Analysis
+from depslim.generate.lock import Pin
+from depslim.slim.base import BaseChoice
+from depslim.slim.copies import CopyPlan
+from depslim.slim.native import NativeNeeds
+from depslim.slim.wheels import WheelCheck
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    bytes: int | None  # None: not measured at all
+    how: str  # measured | estimate | unmeasured
+    detail: str
+
+
+@dataclass(frozen=True)
+class Projection:
+    parts: tuple[Part, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(p.bytes or 0 for p in self.parts)
+
+    @property
+    def estimate(self) -> bool:
+        return any(p.how != "measured" for p in self.parts)
+
+
+def _base_part(base: BaseChoice) -> Part:
+    from depslim.targets.image.sources import engine_inspect
+
+    doc = engine_inspect(base.image)
+    size = doc.get("Size") if doc else None
+    if isinstance(size, int) and size > 0:
+        return Part("base image", size, "measured", f"{base.image}: `image inspect` Size in the local engine")
+    return Part("base image", None, "unmeasured", f"{base.image} is not in the local engine")
+
+
+def project_size(
+    analysis: Analysis, pins: Sequence[Pin], wheels: WheelCheck, copies: CopyPlan, native: NativeNeeds,
+    base: BaseChoice,
+) -> Projection:
+    installed = {d.name: d for d in analysis.target.distributions()}
+    measured = estimated = 0
+    n_measured = n_estimated = 0
+    missing: list[str] = []
+    for pin in pins:
+        dist = installed.get(pin.name)
+        if dist is not None and pin.version is not None and dist.version == pin.version:
+            measured += dist.size_bytes
+            n_measured += 1
+            continue
+        size = wheels.installed_bytes(pin.name)
+        if size is None:
+            missing.append(pin.name)
+        else:
+            estimated += size
+            n_estimated += 1
+    target = analysis.report.target
+    where = f"{target.kind} {target.ref}".strip()
+    parts = [_base_part(base)]
+    parts.append(Part("Python packages (measured)", measured, "measured",
+                      f"{n_measured} pins installed at the same version in {where}"))
+    if n_estimated:
+        parts.append(Part("Python packages (estimated)", estimated, "estimate",
+                          f"{n_estimated} pins not installed in the target: wheel central directories, before .pyc"))
+    if missing:
+        parts.append(Part("Python packages (unmeasured)", None, "unmeasured", ", ".join(sorted(missing))))
+    parts.append(Part("project files", sum(c.size_bytes for c in copies.items), "measured",
+                      f"{len(copies.items)} copies, bytes on disk"))
+    if native.packages:
+        size = native.installed_bytes
+        parts.append(Part("OS packages", size, "estimate" if size is not None else "unmeasured",
+                          f"{', '.join(native.packages)}: dpkg Installed-Size in the target"
+                          if size is not None else ", ".join(native.packages)))
+    return Projection(tuple(parts))

@@ -1,0 +1,95 @@
+"""Reachability follows what served code launches: subprocess/os.system/runpy with literal targets are
+followed into the scripts and modules they start; a launch or import computed at run time makes
+reachability incomplete, and then nothing is called unreachable (a cut is a promise)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from helpers import write_tree
+
+from depslim.imports.launches import launches
+
+
+def _serving(root: Path) -> dict:
+    out = root / "report.json"
+    result = subprocess.run([sys.executable, "-m", "depslim", "analyze", str(root), "--scope", "serving",
+                             "-f", "json", "-o", str(out), "--no-cache"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(out.read_text())
+
+
+def _verdicts(report: dict) -> dict[str, str]:
+    return {d["name"]: d["verdict"] for d in report["distributions"] if d["declared"]}
+
+
+def _project(root: Path, serve: str, extra: dict[str, str] | None = None) -> Path:
+    return write_tree(root, {
+        "requirements.txt": "fastapi\nloader-lib\ntrain-lib\nworker-lib\n",
+        "Dockerfile": 'FROM python:3.11-slim\nCMD ["uvicorn", "app.serve:app"]\n',
+        "pyproject.toml": '[project]\nname = "app"\nversion = "1"\n[project.scripts]\ntrain = "app.train:main"\n',
+        "app/__init__.py": "",
+        "app/serve.py": serve,
+        "app/train.py": "import train_lib\n",
+        "app/worker.py": "import worker_lib\n",
+        "scripts/load.py": "import loader_lib\n",
+        **(extra or {}),
+    })
+
+
+def test_launched_scripts_and_modules_are_reached(tmp_path: Path) -> None:
+    serve = ("import subprocess, sys, os\nimport fastapi\n"
+             "subprocess.run([sys.executable, 'scripts/load.py'], check=True)\n"
+             "os.system('python -m app.worker &')\n"
+             "subprocess.run(['aws', 's3', 'cp', 's3://b/k', '/tmp/k'])\n")
+    report = _serving(_project(tmp_path, serve))
+    got = _verdicts(report)
+    assert got["loader-lib"] == "runtime" and got["worker-lib"] == "runtime"  # followed, not cut
+    assert got["train-lib"] == "unreachable"  # only the train entrypoint reaches it
+    assert not any("incomplete" in w for w in report["warnings"])
+
+
+def test_a_computed_launch_makes_reachability_incomplete_and_cuts_nothing(tmp_path: Path) -> None:
+    serve = ("import importlib, os\nimport fastapi\n"
+             "handler = importlib.import_module(os.environ['HANDLER'])\n")
+    report = _serving(_project(tmp_path, serve))
+    got = _verdicts(report)
+    assert "unreachable" not in got.values()
+    assert got["train-lib"] == "runtime"
+    assert any("reachability is incomplete" in w and "app/serve.py:3" in w for w in report["warnings"])
+
+
+def test_python_dash_m_runner_is_the_runner() -> None:
+    from depslim.imports.entrypoints import command_start_modules
+
+    files = {"app": "app/__init__.py", "app.main": "app/main.py", "dash": "dash.py"}
+    assert command_start_modules(["python", "-m", "streamlit", "run", "dash.py"], files) == {"dash"}
+    assert command_start_modules(["python3", "-m", "uvicorn", "app.main:app"], files) == {"app", "app.main"}
+
+
+def test_launch_shapes() -> None:
+    source = (
+        "import subprocess, os, sys, runpy, importlib\n"
+        "subprocess.Popen(['python', '-m', 'pkg.job'])\n"
+        "subprocess.check_output('python tools/x.py --fast', shell=True)\n"
+        "os.execv(sys.executable, [sys.executable, 'run.py'])\n"
+        "runpy.run_path('scripts/a.py')\n"
+        "importlib.import_module('pkg.plugins.csv')\n"
+        "subprocess.run(cmd)\n"
+        "subprocess.run([sys.executable, script])\n"
+        "run(['not', 'subprocess'])\n"
+    )
+    got = [(x.line, x.kind, x.words, x.pythonic) for x in launches(source)]
+    assert got == [
+        (2, "command", ("python", "-m", "pkg.job"), True),
+        (3, "command", ("python", "tools/x.py", "--fast"), True),
+        (4, "command", ("python3", "run.py"), True),
+        (5, "file", ("scripts/a.py",), False),
+        (6, "module", ("pkg.plugins.csv",), False),
+        (7, "command", None, False),  # computed, but nothing says it starts Python
+        (8, "command", None, True),  # computed Python: reachability cannot follow it
+    ]
+    assert launches(b"def broken(:\n") == []
