@@ -498,7 +498,8 @@ def depslim_has(command: str) -> bool:
     return proc.returncode == 0
 
 
-def run_slim(folder: Path, res: Result, slim_base: str, outdir: Path, timeout: float) -> Path | None:
+def run_slim(folder: Path, res: Result, slim_base: str, outdir: Path, timeout: float,
+             extra: list[str] | None = None) -> Path | None:
     """`depslim slim PROJECT --image ORIG --base SLIMBASE --output-dir OUT`; the Dockerfile it wrote, or None."""
     if not depslim_has("slim"):
         res.slim_status = "depslim slim: not implemented yet"
@@ -506,7 +507,7 @@ def run_slim(folder: Path, res: Result, slim_base: str, outdir: Path, timeout: f
     assert res.orig_tag is not None
     dockerfile = ["--dockerfile", res.dockerfile] if res.dockerfile else []
     code, out, _ = run([*DEPSLIM, "slim", str(folder), "--image", res.orig_tag, "--base", slim_base, *dockerfile,
-                        "--output-dir", str(outdir)], timeout=timeout, log=outdir.parent / "slim.log")
+                        "--output-dir", str(outdir), *(extra or [])], timeout=timeout, log=outdir.parent / "slim.log")
     if code != 0:
         res.slim_status = f"depslim slim exited {code}"
         res.notes.append(f"depslim slim: {tail(out, 1)[:200]}")
@@ -559,7 +560,8 @@ def run_verify(folder: Path, res: Result, outdir: Path, timeout: float) -> None:
     assert res.slim_tag is not None and res.orig_tag is not None
     report_file = outdir / "verify.json"
     code, out, _ = run([*DEPSLIM, "verify", str(folder), "--image", res.slim_tag, "--baseline", res.orig_tag,
-                        "--format", "json", "-o", str(report_file)], timeout=timeout, log=outdir / "verify.log")
+                        "--format", "json", "-o", str(report_file), "--force"], timeout=timeout,
+                       log=outdir / "verify.log")
     try:
         report = json.loads(report_file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):
@@ -582,7 +584,7 @@ def slim_stage(folder: Path, res: Result, work: Path, args: argparse.Namespace) 
     outdir = work / res.name / "slim"
     shutil.rmtree(outdir, ignore_errors=True)
     outdir.mkdir(parents=True)
-    dockerfile = run_slim(folder, res, slim_base, outdir, args.timeout)
+    dockerfile = run_slim(folder, res, slim_base, outdir, args.timeout, args.slim_arg)
     if dockerfile is None or not build_slim(folder, dockerfile, res, args.timeout):
         return
     run_verify(folder, res, work / res.name, args.timeout)
@@ -659,6 +661,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-slim", action="store_true", help="only ORIG builds (and pipreqs)")
     parser.add_argument("--pipreqs", metavar="CMD", help="pipreqs command (default: `pipreqs` on PATH; none: skip)")
     parser.add_argument("--timeout", type=float, default=3600, help="seconds per build (default %(default)s)")
+    parser.add_argument("--slim-arg", action="append", default=[], metavar="ARG",
+                        help="extra argument for `depslim slim` (repeatable), e.g. --slim-arg=--apply-swaps")
     args = parser.parse_args(argv)
 
     if shutil.which("docker") is None or subprocess.run(["docker", "info"], capture_output=True).returncode != 0:

@@ -255,3 +255,22 @@ def test_editable_project_itself_is_not_a_dependency(tmp_path: Path) -> None:
     declared, warnings = read_declared_with_warnings(tmp_path)
     assert [r.name for r in declared.requirements] == ["pytest"]
     assert warnings == ["requirements-dev.txt:1: '.' is the project itself; not a dependency"]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "utf-32"])
+def test_a_byte_order_mark_decides_the_encoding_as_pip_does(tmp_path: Path, encoding: str) -> None:
+    """Windows' `pip freeze > requirements.txt` writes UTF-16 with a BOM; pip reads it, so does depslim."""
+    text = "flask==3.0.3\r\nwaitress==3.0.0\r\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    (tmp_path / "requirements.txt").write_bytes(data)
+    declared = read_declared(tmp_path)
+    assert [(r.name, r.requirement, r.location.line) for r in declared.requirements] == [
+        ("flask", "flask==3.0.3", 1), ("waitress", "waitress==3.0.0", 2)]
+
+
+def test_undecodable_requirements_are_one_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_bytes(b"flask==3\n\xff\xfe\xfa broken\n")
+    with pytest.raises(InputError, match=r"requirements.txt: cannot read requirements file"):
+        read_declared(tmp_path)

@@ -46,7 +46,7 @@ PACKAGE = {
          [Target("module", "svc.api")]),
         (["celery", "-A", "svc.worker", "worker"], [Target("module", "svc.worker")]),
         (["celery", "--app=svc.worker:app", "worker"], [Target("module", "svc.worker")]),
-        (["streamlit", "run", "app.py"], [Target("file", "app.py")]),
+        (["streamlit", "run", "app.py"], [Target("file", "app.py"), Target("glob", "pages/*.py")]),
         (["tini", "--", "poetry", "run", "python", "-m", "svc"], [Target("module", "svc")]),
         (["gosu", "app", "env", "A=1", "uvicorn", "svc.api:app"], [Target("module", "svc.api")]),
         (["sh", "-c", "alembic upgrade head && exec gunicorn svc.api:app"], [Target("module", "svc.api")]),

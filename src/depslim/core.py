@@ -21,6 +21,7 @@ from depslim.graph import warm as warm_graph
 from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
 from depslim.mapping import Mapped, Mapper
 from depslim.model import (
+    IMPORT_PROBLEM_CODES,
     Context,
     DeclaredRequirement,
     DeclaredSet,
@@ -241,6 +242,7 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
              for m in ms}
     if not start:
         return Reach(options.scope, tuple(chosen), None, scan_result), warnings
+    start |= pickled_modules(scan_result)
     followed = follow_launches(scan_result, options.project, start)
     if followed.unknown:
         where = "; ".join(f"{path}:{line} ({what})" for path, line, what in followed.unknown[:3])
@@ -248,6 +250,20 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
                         "nothing is treated as unreachable")
         return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed), warnings
     return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed), warnings
+
+
+def pickled_modules(scan_result: ScanResult) -> set[str]:
+    """First-party modules a runtime model file's pickles name: loading the model imports them (a custom
+    transformer in `final_model_functions.py` that no served module imports), so they are reached."""
+    found: set[str] = set()
+    for pickled in scan_result.pickled:
+        if pickled.context is not Context.RUNTIME:
+            continue
+        for module, _attr in pickled.names:
+            parts = module.split(".")
+            found.update(".".join(parts[:k]) for k in range(1, len(parts) + 1)
+                         if ".".join(parts[:k]) in scan_result.module_files)
+    return found
 
 
 def promote_reached(scan_result: ScanResult | None, reach: Reach) -> ScanResult | None:
@@ -601,17 +617,14 @@ def build_report(
         findings += _cut_findings(reports, reach.scope)
         findings += _import_problems(mapped, declared, installed, graph, reach)
         for name, evidence in implicit.items():
-            if name not in declared and name not in installed:
-                findings.append(
-                    _problem(
-                        "missing-implicit",
-                        name,
-                        f"{name} is needed at runtime but not declared",
-                        f"declare {name}",
-                        evidence,
-                        "error",
-                    )
-                )
+            if name in declared:
+                continue
+            if name in installed:  # the current image happens to have it; a rebuild from the declarations would not
+                findings.append(_problem("undeclared-implicit", name, f"{name} is needed at runtime and installed, "
+                                         "but not declared", f"declare {name}", evidence, "warning"))
+            else:
+                findings.append(_problem("missing-implicit", name, f"{name} is needed at runtime but not declared",
+                                         f"declare {name}", evidence, "error"))
     findings += list(target.findings())
     from depslim.findings.base import AnalysisContext
 
@@ -646,9 +659,7 @@ def build_report(
         installed_bytes=sizes.total_bytes,
         runtime_bytes=sizes.bytes_of(graph.closure(kept)) if declared_set else sizes.total_bytes,
         findings=len(ordered),
-        problems=sum(
-            1 for f in ordered if f.code in {"missing", "transitive", "undeclared", "misplaced-dev", "missing-implicit"}
-        ),
+        problems=sum(1 for f in ordered if f.code in IMPORT_PROBLEM_CODES),
     )
     warnings = list(scan_result.warnings) if scan_result else []
     warnings += list(declared_set.warnings) if declared_set else []

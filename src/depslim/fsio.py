@@ -6,6 +6,7 @@ with `force=True` (the CLI's `--force`).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import os
 import tempfile
@@ -67,3 +68,18 @@ def atomic_write_all(items: Sequence[tuple[Path, str | bytes]]) -> list[Path]:
                 os.unlink(tmp)
         raise
     return [target for _tmp, target in staged]
+
+
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),
+         (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))
+
+
+def decode_text(data: bytes) -> str:
+    """Text of a requirements-style file as pip reads it: a byte-order mark decides the encoding
+    (Windows' `pip freeze > requirements.txt` writes UTF-16 with one), else UTF-8.
+
+    Raises UnicodeDecodeError when the bytes are not text in that encoding."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return data[len(bom):].decode(encoding)
+    return data.decode("utf-8")

@@ -44,6 +44,14 @@ class Scope(StrEnum):
     SERVING = "serving"
 
 
+# Finding codes of import problems: what runtime code imports or needs against what is declared. The
+# summary counts these; the import-problems tables also list `optional` (informational).
+IMPORT_PROBLEM_CODES = frozenset(
+    {"missing", "transitive", "undeclared", "misplaced-dev", "missing-implicit", "undeclared-implicit"}
+)
+IMPORT_FINDING_CODES = IMPORT_PROBLEM_CODES | {"optional"}
+
+
 class Owner(StrEnum):
     """Who acts on a finding (the seed case study's Owner column)."""
 

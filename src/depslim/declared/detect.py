@@ -14,6 +14,7 @@ from pathlib import Path
 
 from depslim.declared.classify import detect_globs, is_compiled
 from depslim.errors import InputError
+from depslim.fsio import decode_text
 
 KIND_ORDER = {"pyproject": 0, "setup.cfg": 1, "setup.py": 2, "requirements": 3, "compiled": 4}
 
@@ -40,8 +41,8 @@ def _is_compiled_file(path: Path) -> bool:
     if path.suffix == ".txt" and path.with_suffix(".in").is_file():
         return True
     try:
-        return is_compiled(path.read_text(encoding="utf-8-sig", errors="replace"))
-    except OSError:
+        return is_compiled(decode_text(path.read_bytes()))
+    except (OSError, UnicodeDecodeError):
         return False
 
 

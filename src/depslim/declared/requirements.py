@@ -31,6 +31,7 @@ from depslim.declared.base import Collector, declared_from, parse_requirement
 from depslim.declared.classify import is_dev_file
 from depslim.declared.localmeta import local_project_name
 from depslim.errors import InputError
+from depslim.fsio import decode_text
 from depslim.model import DeclaredRequirement, DeclaredSet, Location
 
 # pip: a comment starts at the beginning of a line or after whitespace (`#egg=` in a URL is not one).
@@ -187,7 +188,7 @@ class RequirementsReader:
                 raise InputError(where, f"included file {rel} does not exist", line)
             raise InputError(rel, "requirements file does not exist")
         try:
-            text = path.read_text(encoding="utf-8-sig")
+            text = decode_text(path.read_bytes())
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(rel, f"cannot read requirements file: {exc}") from None
         self._done.add((rel, constraint))

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from depslim.errors import InputError, LockError
+from depslim.fsio import decode_text
 from depslim.generate.stamp import check_overwrite, is_intact, split_stamp, stamp
 from depslim.progress import NULL_PROGRESS, Progress
 
@@ -246,7 +247,7 @@ def read_inputs(path: Path) -> InputSpec:
         seen.add(resolved)
         rel = os.path.relpath(resolved, root)
         try:
-            text = resolved.read_text(encoding="utf-8")
+            text = decode_text(resolved.read_bytes())
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(rel, f"cannot read: {exc.strerror if isinstance(exc, OSError) else exc}") from None
         norm.append(f"{'-c' if constraint else '-r'} {rel}")

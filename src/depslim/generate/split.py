@@ -48,7 +48,7 @@ from depslim.model import (
 from depslim.units import human_bytes as format_bytes
 
 # Import problems whose distribution goes into base anyway: the runtime imports it.
-_UNDECLARED = ("transitive", "undeclared", "missing")
+_UNDECLARED = ("transitive", "undeclared", "missing", "undeclared-implicit", "missing-implicit")
 # Import → distribution mappings that name a real distribution even when it is not installed.
 _KNOWN_MAPPINGS = frozenset({"alias", "record", "top_level"})
 
@@ -225,6 +225,11 @@ def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionRep
     return f"{text} ; {req.marker}" if req.marker else text
 
 
+def _from_rule(finding: Finding) -> bool:
+    """A need a packaged rule names (its distribution name is real), not a guess from a module name."""
+    return any(e.kind == "implicit" and "pickled in" not in e.detail for e in finding.evidence)
+
+
 def _is_local_path(req: DeclaredRequirement) -> bool:
     """`-e .`, `.`, `./pkg`, `file:` URLs: code of the project's tree, not an index package."""
     text = (req.url or req.requirement).strip()
@@ -354,14 +359,16 @@ def plan_split(
         if not name or name in base or name in swapped:
             continue
         dist = report.distribution(name)
-        ev = _pick(finding.evidence or (dist.evidence if dist else ()), _RUNTIME_KINDS)
+        ev = _pick(finding.evidence or (dist.evidence if dist else ()), (*_RUNTIME_KINDS, "implicit"))
         where = f"imported at {_where(ev)}" if ev else "imported by runtime code"
+        if ev is not None and ev.kind == "implicit":
+            where = f"implicit: {ev.detail} in {_where(ev)}" if ev.detail else f"implicit: {_where(ev)}"
         if finding.code == "transitive":
             via = ", ".join(dist.required_by) if dist and dist.required_by else "another package"
             reason = f"transitive: {where}, installed via {via} (not declared upstream)"
-        elif finding.code == "undeclared":
+        elif finding.code in ("undeclared", "undeclared-implicit"):
             reason = f"undeclared: {where}, installed in the target (not declared upstream)"
-        elif name in known:
+        elif name in known or (finding.code == "missing-implicit" and _from_rule(finding)):
             reason = f"missing: {where}, not installed in the target: unpinned (not declared upstream)"
         else:
             notes.append(f"{name}: {where} but neither declared nor installed, and no distribution is known "

@@ -40,7 +40,7 @@ _TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 class Target:
     """What an entrypoint runs: a module (dotted) or a file (project-relative)."""
 
-    kind: str  # "module" | "file"
+    kind: str  # "module" | "file" | "glob" (files a runner loads by convention: streamlit's pages/)
     value: str
 
 
@@ -195,7 +195,9 @@ def _runner_targets(runner: Mapping[str, Any], args: Sequence[str]) -> list[tupl
     if kind == "app" and positional:
         return [(Target("module", _module_target(positional[0])), positional[0])]
     if kind == "run" and len(positional) > 1 and positional[0] == "run":
-        return [(Target("file", positional[1]), positional[1])]
+        folder = positional[1].replace("\\", "/").rpartition("/")[0]
+        companions = [(Target("glob", f"{folder}/{c}" if folder else c), "") for c in runner.get("companions", ())]
+        return [(Target("file", positional[1]), positional[1]), *companions]
     if kind == "file" and positional:
         path = positional[1] if positional[0] in ("run", "dev") and len(positional) > 1 else positional[0]
         return [(Target("file", path), path)]
@@ -299,7 +301,7 @@ def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str])
         for command in commands:
             targets += command_targets(command, scripts)
         unique = list(dict.fromkeys(targets))
-        detail = ", ".join(dict.fromkeys(d for _, d in unique)) or str(where["value"]).strip()
+        detail = ", ".join(dict.fromkeys(d for _, d in unique if d)) or str(where["value"]).strip()
         line = int(where.get("startline", 0)) + 1
         found.append(Entrypoint(Evidence(rel, line, "entrypoint", detail), tuple(t for t, _ in unique)))
     return found
@@ -315,7 +317,7 @@ def procfile_entrypoints(rel: str, text: str, scripts: Mapping[str, str]) -> lis
         for words in _split_shell(command):
             targets += command_targets(words, scripts)
         unique = list(dict.fromkeys(targets))
-        detail = ", ".join(dict.fromkeys(d for _, d in unique)) or command.strip()
+        detail = ", ".join(dict.fromkeys(d for _, d in unique if d)) or command.strip()
         found.append(Entrypoint(Evidence(rel, number, "entrypoint", detail), tuple(t for t, _ in unique)))
     return found
 
@@ -344,6 +346,9 @@ def start_modules(entrypoints: Iterable[Entrypoint], layout: Layout) -> set[str]
     start: set[str] = set()
     for entrypoint in entrypoints:
         for target in entrypoint.targets:
+            if target.kind == "glob":
+                start.update(layout.module_of(rel) for rel in glob_files(target.value, layout.files))
+                continue
             if target.kind == "file":
                 rel = resolve_file(target.value, entrypoint.evidence.path, layout.files)
                 if rel is not None:
@@ -364,6 +369,21 @@ def start_modules(entrypoints: Iterable[Entrypoint], layout: Layout) -> set[str]
     return closed
 
 
+def glob_files(pattern: str, files: Iterable[str]) -> list[str]:
+    """Project files a runner's convention names (`src/pages/*.py`). Like `resolve_file`, leading
+    folders that are not the project's are dropped (`/app/src/pages/*.py` in an image is
+    `src/pages/*.py` here), but never the folder part entirely."""
+    from fnmatch import fnmatchcase
+
+    parts = pattern.replace("\\", "/").strip("/").removeprefix("./").split("/")
+    for k in range(max(1, len(parts) - 1)):
+        candidate = "/".join(parts[k:])
+        found = sorted(rel for rel in files if fnmatchcase(rel, candidate))
+        if found:
+            return found
+    return []
+
+
 def reachable(start: set[str], edges: Mapping[str, set[str]]) -> frozenset[str]:
     seen = set(start)
     todo = list(start)
@@ -382,7 +402,9 @@ def command_start_modules(words: Sequence[str], module_files: Mapping[str, str],
     files = {rel: module for module, rel in module_files.items()}
     start: set[str] = set()
     for target, _detail in command_targets(list(words), scripts or {}):
-        if target.kind == "file":
+        if target.kind == "glob":
+            start.update(files[rel] for rel in glob_files(target.value, files))
+        elif target.kind == "file":
             rel = resolve_file(target.value, "", files)
             if rel is not None:
                 start.add(files[rel])

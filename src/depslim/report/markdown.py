@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
-from depslim.model import DistributionReport, Evidence, Finding, Location, Report, Verdict
+from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
 from depslim.verdicts import is_cut
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
@@ -26,9 +26,7 @@ _RESERVE = 1_500  # room kept for the truncation notes
 _FIRST_ROWS = 10  # every section shows at least this many rows before any gets more
 _CELL_MAX = 300
 
-PROBLEM_CODES = frozenset(
-    {"missing", "transitive", "undeclared", "optional", "misplaced-dev", "missing-implicit"}
-)
+PROBLEM_CODES = IMPORT_FINDING_CODES
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,12 +14,12 @@ from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
-from depslim.model import DistributionReport, Finding, Report
+from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report
 from depslim.units import human_bytes
 from depslim.verdicts import is_kept
 
 name = "terminal"
-PROBLEM_CODES = frozenset({"missing", "transitive", "undeclared", "optional", "misplaced-dev", "missing-implicit"})
+PROBLEM_CODES = IMPORT_FINDING_CODES
 TREE_TOP = 8
 
 

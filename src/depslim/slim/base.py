@@ -59,7 +59,8 @@ def slim_data() -> Mapping[str, Any]:
         if row["os"] not in data["cuda_os"]:
             raise InputError(where, f"[[base.cuda]] #{i + 1}: os {row['os']!r} has no [cuda_os] entry")
     check_keys(data["user"], required=("name", "uid"), where=f"{where} [user]")
-    check_keys(data["builder"], required=("venv", "build_args", "compile_packages"), where=f"{where} [builder]")
+    check_keys(data["builder"], required=("venv", "build_args", "compile_packages", "venv_seeds"),
+               where=f"{where} [builder]")
     check_keys(data["copy"], required=("model_suffixes", "dockerignore"), where=f"{where} [copy]")
     check_keys(data["base_env"], required=("names",), where=f"{where} [base_env]")
     return data

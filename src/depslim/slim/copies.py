@@ -108,6 +108,15 @@ def _project_path(root: Path, candidate: str) -> str | None:
     return full.relative_to(root).as_posix()
 
 
+def _named_path(root: Path, text: str, here: str, workdir: str) -> str | None:
+    """The project path a string names: relative to the project or to the naming file's folder, or
+    absolute under the image's WORKDIR (`/app/models/m.pkl` is `models/m.pkl` here)."""
+    if text.startswith("/"):
+        prefix = workdir.rstrip("/") + "/"
+        return _project_path(root, text[len(prefix):]) if text.startswith(prefix) else None
+    return _project_path(root, text) or (_project_path(root, posixpath.join(here, text)) if here else None)
+
+
 def _covered(rel: str, folders: Iterable[str]) -> bool:
     return any(rel == f or rel.startswith(f + "/") for f in folders)
 
@@ -120,9 +129,13 @@ def plan_copies(
     dockerfile: Path | None,
     is_runtime_file: Callable[[str], bool],
     entry_files: Sequence[str] = (),
+    named: Sequence[tuple[str, Evidence]] = (),
 ) -> CopyPlan:
     """Decide every COPY of the slim image. `reached` None: reachability unknown, so every
-    first-party module of runtime code is copied (nothing is left out without evidence)."""
+    first-party module of runtime code is copied (nothing is left out without evidence).
+
+    `named` are strings the image's start-up carries (ENV values, command words) with where they come
+    from: one that names a project file (`MODEL_PATH=/app/models/model.pkl`) is copied like a literal."""
     root = root.resolve()
     module_files = dict(scan.module_files)
     chosen = {m for m, rel in module_files.items() if is_runtime_file(rel)} if reached is None else set(reached)
@@ -150,31 +163,37 @@ def plan_copies(
                                   (Evidence(rel, 0, "entrypoint", rel),), _size(root / rel))
     folders = [i.source for i in items.values() if i.is_dir]
     model_suffixes = tuple(slim_data()["copy"]["model_suffixes"])
+
+    def add(target: str, why: str, evidence: Evidence, kind: str = "") -> None:
+        is_dir = (root / target).is_dir()
+        kind = kind or ("model" if target.lower().endswith(model_suffixes) else "data")
+        items[target] = CopyItem(target, _dest(workdir, target), kind, why, (evidence,), _size(root / target), is_dir)
+        if is_dir:
+            folders.append(target)
+
+    def fresh(target: str | None) -> bool:
+        return target is not None and target not in items and not _covered(target, folders) and not _hidden(target)
+
     for module in sorted(chosen):
         rel = module_files.get(module)
         if rel is None:
             continue
-        here = posixpath.dirname(rel)
         for literal, line in _literals(root / rel):
-            candidates = [literal]
-            if literal.startswith("/"):
-                if not literal.startswith(workdir.rstrip("/") + "/"):
-                    continue
-                candidates = [literal[len(workdir.rstrip("/")) + 1 :]]
-            else:
-                candidates.append(posixpath.join(here, literal))
-            for candidate in candidates:
-                target = _project_path(root, candidate)
-                if target is None or target in items or _covered(target, folders) or _hidden(target):
-                    continue
-                is_dir = (root / target).is_dir()
-                kind = "model" if target.lower().endswith(model_suffixes) else "data"
-                items[target] = CopyItem(target, _dest(workdir, target), kind,
-                                         f"named in served code ({literal!r})",
-                                         (Evidence(rel, line, "literal", literal),), _size(root / target), is_dir)
-                if is_dir:
-                    folders.append(target)
-                break
+            target = _named_path(root, literal, posixpath.dirname(rel), workdir)
+            if fresh(target):
+                assert target is not None
+                add(target, f"named in served code ({literal!r})", Evidence(rel, line, "literal", literal))
+    for text, evidence in named:
+        for word in text.replace("=", " ").replace(":", " ").split():
+            target = _named_path(root, word, "", workdir)
+            if fresh(target):
+                assert target is not None
+                add(target, f"named by the image's start-up ({word!r})", evidence)
+    for pickled in scan.pickled:  # a runtime model file whose libraries are kept is loaded: it ships too
+        target = pickled.location.path
+        if is_runtime_file(target) and fresh(target):
+            add(target, "model file whose pickled classes the image keeps", Evidence(target, 0, "model-file",
+                                                                                      pickled.format), "model")
     notes: list[str] = []
     if dockerfile is not None and dockerfile.is_file():
         for source, ev in _dockerfile_copies(dockerfile, root):

@@ -2,9 +2,11 @@
 
 Two stages. The builder makes a venv and installs the hash-pinned lock into it
 (`--require-hashes`, no pip cache; `--only-binary=:all:` when every pin has a wheel for the
-target, else compilers are installed here and only here). The final stage starts again from the
-same base (so the venv's interpreter link resolves), installs only the OS libraries the wheels'
-ELF files need (no recommends, apt lists removed in the same RUN), creates an unprivileged user,
+target, else compilers are installed here and only here), then takes out what `venv` seeded that
+the lock does not pin (pip): the installer never runs in the shipped image. The final
+stage starts again from the same base (so the venv's interpreter link resolves), installs only the
+OS libraries the wheels' ELF files need (no recommends, apt lists removed in the same RUN), creates
+an unprivileged user,
 copies the venv and exactly the project files the plan lists, and repeats the original's
 WORKDIR, non-secret ENV, EXPOSE, ENTRYPOINT and CMD.
 
@@ -34,6 +36,12 @@ class DockerfileSpec:
     os_packages: Sequence[str] = ()
     compile_pins: Sequence[str] = ()  # pins with no wheel for the target: the builder compiles them
     project: str = ""
+    pinned: frozenset[str] = frozenset()  # canonical names in the lock
+
+
+def _seeded(spec: DockerfileSpec) -> list[str]:
+    """What `python -m venv` seeds the venv with that the lock does not ask for: installers, not runtime."""
+    return [name for name in slim_data()["builder"]["venv_seeds"] if name not in spec.pinned]
 
 
 def _quote_env(value: str) -> str:
@@ -90,7 +98,7 @@ def render_dockerfile(spec: DockerfileSpec) -> str:
         f"RUN {python} -m venv {venv}",
         f"COPY {spec.lock_name} /tmp/{spec.lock_name}",
         f"RUN {venv}/bin/pip install --no-cache-dir --require-hashes{binary} -r /tmp/{spec.lock_name} \\",
-        f" && rm /tmp/{spec.lock_name}",
+        f" && {venv}/bin/python -m pip uninstall --yes --quiet {' '.join(_seeded(spec))} && rm /tmp/{spec.lock_name}",
         "",
         f"FROM {base.image}",
     ]

@@ -191,12 +191,14 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
     carried = _carried(options, analysis)
     rules = _runtime_rule(options)
     dockerfile = root / options.dockerfile
+    named = [(value, ev) for _name, value, ev in carried.env]
+    named += [(ins.value, ins.evidence) for ins in (carried.cmd, carried.entrypoint) if ins is not None]
     copies = plan_copies(root, analysis.scan, reach.modules, carried.workdir,
                          dockerfile if dockerfile.is_file() else None,
-                         lambda rel: rules.context_of(rel) is Context.RUNTIME)
+                         lambda rel: rules.context_of(rel) is Context.RUNTIME, named=named)
     spec = DockerfileSpec(base=base, lock_name=LOCK, carried=carried, copies=copies.items,
                           python_path=copies.python_path, os_packages=native.packages,
-                          compile_pins=wheels.without_wheel, project=root.resolve().name)
+                          compile_pins=wheels.without_wheel, project=root.resolve().name, pinned=frozenset(shipped))
     dockerfile_text = stamp(render_dockerfile(spec))
     projection = project_size(analysis, lock.pins, wheels, copies, native, base)
     existing = out_dir / DOCKERIGNORE

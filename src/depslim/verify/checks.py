@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from depslim.core import Analysis, follow_launches
+from depslim.core import Analysis, follow_launches, pickled_modules
 from depslim.imports.entrypoints import command_start_modules
 from depslim.mapping import STDLIB, Mapper
 from depslim.model import Context, Evidence, InstalledDistribution, Verdict
@@ -37,22 +37,23 @@ class Planned:
     """The checks to run in one container, each with why it exists."""
 
     imports: tuple[str, ...] = ()
-    attributes: tuple[str, ...] = ()  # "module:attr" named by model files
+    models: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (model file, its "module:attr" names in stream order)
     commands: tuple[str, ...] = ()
     why: Mapping[str, Evidence] = field(default_factory=dict)  # "kind:target" -> evidence
 
     def spec(self, timeout: float) -> str:
-        return json.dumps({"mode": "checks", "imports": list(self.imports), "attributes": list(self.attributes),
+        models = [{"file": path, "names": list(names)} for path, names in self.models]
+        return json.dumps({"mode": "checks", "imports": list(self.imports), "models": models,
                            "commands": list(self.commands), "timeout": timeout})
 
     @property
     def count(self) -> int:
-        return len(self.imports) + len(self.attributes) + len(self.commands)
+        return len(self.imports) + len(self.models) + len(self.commands)
 
 
 @dataclass(frozen=True)
 class CheckResult:
-    check: str  # import | attribute | command | build | start
+    check: str  # import | model | command | build | start
     target: str
     ok: bool
     breakage: bool = False
@@ -116,6 +117,7 @@ def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequenc
     if scan is not None:
         start = command_start_modules(command, scan.module_files)
         if start:
+            start |= pickled_modules(scan)
             followed = follow_launches(scan, root, start)
             reached = None if followed.unknown else followed.modules
         else:
@@ -133,22 +135,26 @@ def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequenc
     for dist in analysis.report.distributions:
         if dist.verdict is not Verdict.IMPLICIT:
             continue
-        for module in sorted(mapper.modules_of(dist.name)):
-            if module.isidentifier() and module not in imports and module not in STDLIB:
+        provided = sorted(m for m in mapper.modules_of(dist.name) if m.isidentifier() and m not in STDLIB)
+        public = [m for m in provided if not m.startswith("_")]
+        # a private top-level extension (catboost's `_catboost`) is loaded by its package, not on its own
+        for module in public or provided:
+            if module not in imports:
                 imports.append(module)
                 why[f"import:{module}"] = dist.evidence[0] if dist.evidence else Evidence("", 0, "implicit", dist.name)
-    attributes: list[str] = []
+    models: list[tuple[str, tuple[str, ...]]] = []
     for pickled in (scan.pickled if scan is not None else ()):
         if pickled.context is not Context.RUNTIME:
             continue
-        for module, attr in pickled.names:
-            if module.split(".")[0] in STDLIB or module.split(".")[0] in ("builtins", "__builtin__"):
-                continue
-            target = f"{module}:{attr}" if attr else module
-            if target not in attributes:
-                attributes.append(target)
-                why[f"attribute:{target}"] = Evidence(pickled.location.path, 0, "model-file", f"{module}.{attr}")
-    planned = Planned(tuple(imports[:MAX_CHECKS]), tuple(attributes[:MAX_CHECKS]), tuple(commands), why)
+        # every name, in the order the file's opcodes name them: a later name may only resolve once an
+        # earlier module is imported (catboost's `_catboost` is registered by `catboost`)
+        names = tuple(dict.fromkeys(f"{module}:{attr}" if attr else module for module, attr in pickled.names
+                                    if module.split(".")[0] not in ("builtins", "__builtin__")))
+        if any(name.split(".")[0].split(":")[0] not in STDLIB for name in names):
+            models.append((pickled.location.path, names))
+            why[f"model:{pickled.location.path}"] = Evidence(pickled.location.path, 0, "model-file",
+                                                             f"{len(names)} names in its pickles")
+    planned = Planned(tuple(imports[:MAX_CHECKS]), tuple(models[:MAX_CHECKS]), tuple(commands), why)
     return planned, reached
 
 
@@ -171,6 +177,8 @@ class FixContext:
     requirements_file: str = "requirements-slim.txt"
     packages_for_soname: Mapping[str, str] = field(default_factory=dict)
     command_owners: Mapping[str, str] = field(default_factory=dict)  # command -> distribution
+    project: Path | None = None  # a file the code opens that the project has but the image lacks is a breakage
+    workdir: str = "/"
 
 
 def _requirement(ctx: FixContext, dist: str) -> str:
@@ -211,14 +219,38 @@ def classify(raw: Mapping[str, Any], planned: Planned, ctx: FixContext) -> Check
         fix = (f"add {_requirement(ctx, dist)} to {ctx.requirements_file} (it provides `{top}`)" if dist
                else f"install what provides `{missing}`")
         return CheckResult(check, target, False, True, kind, message, missing, dist, fix, why, seconds)
-    if kind in ("ImportError", "AttributeError") and check == "attribute":
-        module = target.split(":")[0]
+    missing_file = _project_file(_MISSING_FILE.search(message), ctx)
+    if kind == "FileNotFoundError" and missing_file:
+        fix = f"copy {missing_file} into the image (the project has it; the code opens it)"
+        return CheckResult(check, target, False, True, kind, message, missing_file, None, fix, why, seconds)
+    if kind in ("ImportError", "AttributeError") and check == "model":
+        module = str(raw.get("at") or target).split(":")[0]
         mapped = ctx.mapper.map(module)
         dist = mapped.distributions[0] if mapped.distributions else None
         fix = (f"pin {_requirement(ctx, dist)} (the version the model file was written with) in "
                f"{ctx.requirements_file}" if dist else "install the library the model file was written with")
         return CheckResult(check, target, False, True, kind, message, target, dist, fix, why, seconds)
     return CheckResult(check, target, False, False, kind, message, missing, None, "", why, seconds)
+
+
+_MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
+
+
+def _project_file(match: re.Match[str] | None, ctx: FixContext) -> str | None:
+    """The project-relative file a missing path names (absolute under the image's WORKDIR, or relative
+    to it), when the project has that file."""
+    if match is None or ctx.project is None:
+        return None
+    path = match.group(1)
+    prefix = ctx.workdir.rstrip("/") + "/"
+    rel = path[len(prefix):] if path.startswith(prefix) else (None if path.startswith("/") else path)
+    if not rel:
+        return None
+    candidate = ctx.project / rel
+    try:
+        return rel if candidate.resolve().is_relative_to(ctx.project.resolve()) and candidate.exists() else None
+    except OSError:
+        return None
 
 
 def versions_of(dists: Iterable[InstalledDistribution]) -> dict[str, str]:

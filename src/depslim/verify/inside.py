@@ -3,7 +3,7 @@
 It is passed as `python -c <this file's text> <spec JSON>` to a container with no network, a
 read-only root filesystem, an unprivileged user and resource limits. Two modes:
 
-- `checks`: each import (and each `module:attribute` a model file names) in a fresh interpreter
+- `checks`: each import (and each model file's names, in order) in a fresh interpreter
   with a timeout, each command looked up on PATH; one JSON line per check on stdout.
 - `start`: starts the image's own command and reports, as one JSON line, the seconds from this
   probe's start until the server's port accepts a connection (or the entry module is imported).
@@ -22,17 +22,20 @@ import time
 CHILD = r"""
 import importlib, json, sys, time, traceback
 t0 = time.perf_counter()
-target = sys.argv[1]
-module, _, attr = target.partition(":")
 out = {"ok": True}
 try:
-    obj = importlib.import_module(module)
-    for part in [p for p in attr.split(".") if p]:
-        obj = getattr(obj, part)
+    # several targets are resolved in order, as an unpickler resolves a model file's names
+    for target in sys.argv[1:]:
+        module, _, attr = target.partition(":")
+        out["at"] = target
+        obj = importlib.import_module(module)
+        for part in [p for p in attr.split(".") if p]:
+            obj = getattr(obj, part)
+    out.pop("at", None)
 except BaseException as exc:
     frames = traceback.extract_tb(exc.__traceback__)
     last = frames[-1] if frames else None
-    out = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:500],
+    out = {"ok": False, "type": type(exc).__name__, "message": str(exc)[:500], "at": out.get("at"),
            "missing": getattr(exc, "name", None) if isinstance(exc, ImportError) else None,
            "where": "%s:%s" % (last.filename, last.lineno) if last else ""}
 out["seconds"] = round(time.perf_counter() - t0, 4)
@@ -47,8 +50,9 @@ def emit(record):
 
 def run_import(target, timeout):
     started = time.perf_counter()
+    targets = target if isinstance(target, list) else [target]
     try:
-        done = subprocess.run([sys.executable, "-c", CHILD, target], capture_output=True, timeout=timeout)
+        done = subprocess.run([sys.executable, "-c", CHILD, *targets], capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"ok": False, "type": "Timeout", "message": f"no answer within {timeout}s", "missing": None,
                 "seconds": round(time.perf_counter() - started, 3)}
@@ -68,8 +72,8 @@ def checks(spec):
     timeout = float(spec.get("timeout", 120))
     for target in spec.get("imports", []):
         emit(dict(run_import(target, timeout), check="import", target=target))
-    for target in spec.get("attributes", []):
-        emit(dict(run_import(target, timeout), check="attribute", target=target))
+    for model in spec.get("models", []):
+        emit(dict(run_import(model["names"], timeout), check="model", target=model["file"]))
     for command in spec.get("commands", []):
         found = shutil.which(command)
         emit({"check": "command", "target": command, "ok": found is not None, "path": found,

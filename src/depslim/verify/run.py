@@ -315,20 +315,20 @@ def verify(options: VerifyOptions, engine: Engine | None = None, progress: Progr
     return VerifyReport(str(project), facts, tuple(results), build, baseline_facts, audit, tuple(notes))
 
 
-_IMPORT_FAILURE = re.compile(r"(ModuleNotFoundError|ImportError): (.*?)(?: \||$)")
+_EXCEPTION = re.compile(r"\b([A-Z]\w*(?:Error|Exception)): (.*?)(?: \| |$)")
 _NO_MODULE = re.compile(r"No module named '([^']+)'")
 
 
 def start_record(error: str, command: Sequence[str]) -> dict[str, Any]:
-    """A failed start as a probe record: an import failure in the start-up traceback is classified
-    like any other (a breakage with its fix); anything else stays what it is."""
+    """A failed start as a probe record: the exception that ended the start-up traceback is classified
+    like any other check's (a missing module or project file is a breakage with its fix)."""
     record: dict[str, Any] = {"check": "start", "target": " ".join(command)[:160], "ok": False,
                               "type": "StartFailed", "message": error}
-    failure = _IMPORT_FAILURE.search(error)
-    if failure:
-        missing = _NO_MODULE.search(failure.group(2))
-        record.update(type=failure.group(1), message=f"{failure.group(1)}: {failure.group(2)}",
-                      missing=missing.group(1) if missing else None)
+    failures = _EXCEPTION.findall(error)
+    if failures:
+        kind, message = failures[-1]
+        missing = _NO_MODULE.search(message)
+        record.update(type=kind, message=message, missing=missing.group(1) if missing else None)
     return record
 
 
@@ -345,9 +345,11 @@ def _fix_context(analysis: Analysis, reference: Sequence[Any], commands: Mapping
     versions = {**pinned_versions(analysis), **versions_of(reference)}
     first_party = analysis.scan.first_party if analysis.scan is not None else frozenset()
     slim_file = analysis.report.project and (Path(analysis.report.project) / "requirements-slim.txt").is_file()
+    workdir = str(_config(analysis).get("WorkingDir") or "/")
     return FixContext(Mapper(list(reference), declared), versions, first_party,
                       "requirements-slim.txt" if slim_file else "the image's requirements",
-                      sonames, {k: v for k, v in commands.items() if v})
+                      sonames, {k: v for k, v in commands.items() if v},
+                      Path(analysis.report.project) if analysis.report.project else None, workdir)
 
 
 def pinned_versions(analysis: Analysis) -> dict[str, str]:
