@@ -201,7 +201,7 @@ def test_carry_keeps_the_start_up_and_drops_secrets(tmp_path: Path) -> None:
     assert [name for name, _v, _e in carried.env] == ["LOG_LEVEL"]
     dropped = {name: why for name, why, _e in carried.dropped_env}
     assert set(dropped) == {"DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "PATH"}
-    assert "run time" in dropped["DATABASE_URL"] and "base image" in dropped["PATH"]
+    assert "run time" in dropped["DATABASE_URL"] and "slim image itself" in dropped["PATH"]
     assert carried.cmd is None  # a later ENTRYPOINT resets CMD, as docker does
     assert carried.entrypoint is not None and carried.command_words() == ["tini", "--"]
 
@@ -218,3 +218,18 @@ def test_dockerignore_merge_keeps_user_lines_and_unhides_what_is_copied() -> Non
     # depslim's own entries never hide what the image copies
     built = merge_dockerignore(None, [CopyItem("build/x.json", "/app/build/x.json", "data", "named")], [])
     assert "\nbuild\n" not in built and "!build/x.json" not in built
+
+
+def test_verify_without_an_engine_is_one_clear_line(tmp_path: Path) -> None:
+    root = write_tree(tmp_path / "proj", {"app.py": "import os\n", "Dockerfile.depslim": "FROM x\n"})
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+    result = subprocess.run([sys.executable, "-m", "depslim", "verify", str(root), "--build"],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert "no Docker engine answers at unix://" in result.stderr
+    bad = subprocess.run([sys.executable, "-m", "depslim", "verify", str(root), "--build", "--build-arg", "NOEQUALS"],
+                         capture_output=True, text=True, env=env)
+    assert bad.returncode == 2 and "--build-arg: expected KEY=VALUE" in bad.stderr
+    neither = subprocess.run([sys.executable, "-m", "depslim", "verify", str(root)], capture_output=True, text=True)
+    assert neither.returncode == 2 and "--image REF, or --build" in neither.stderr

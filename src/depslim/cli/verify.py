@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import emit, output_options, refuse_overwrite
+from depslim.cli.options import emit, output_options, project_options, refuse_overwrite
 from depslim.verify.report import FORMATS
 
 
@@ -39,9 +39,7 @@ def _build_args(values: tuple[str, ...]) -> dict[str, str]:
               help="Seconds each check (and each start) may take.")
 @click.option("--memory", default="4g", show_default=True, help="Memory limit of the verification containers.")
 @click.option("--cpus", default="2", show_default=True, help="CPU limit of the verification containers.")
-@click.option("--dev-paths", multiple=True, help="Paths whose imports are dev-only (repeatable).")
-@click.option("--script-paths", multiple=True, help="Paths whose imports are scripts (repeatable).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@project_options
 @output_options(list(FORMATS))
 def command(path: Path, **params: Any) -> None:
     """Build the slim image and prove it: import every first-party module the image's command reaches
@@ -53,6 +51,7 @@ def command(path: Path, **params: Any) -> None:
 
     Exit codes: 0 every check passed, 1 a breakage (one line each: module, error, fix) or a failed
     build, 2 bad input or no engine answering at DOCKER_HOST."""
+    from depslim.cli.analyze import default_cache_dir
     from depslim.cli.config import project_config
     from depslim.cli.progress import progress_for_terminal
     from depslim.errors import EXIT_GATE_FAILED
@@ -69,7 +68,8 @@ def command(path: Path, **params: Any) -> None:
         baseline=params["baseline"], runs=params["runs"], timeout=params["timeout"],
         limits=Limits(memory=params["memory"], cpus=params["cpus"]),
         dev_paths=tuple(params["dev_paths"]) or None, script_paths=tuple(params["script_paths"]) or None,
-        config=config,
+        exclude=tuple(params["exclude"]), requirements=tuple(params["requirements"]), config=config,
+        cache_dir=None if params["no_cache"] else default_cache_dir(),
     )
     with progress_for_terminal(fmt == "terminal" or output is not None) as progress:
         report = verify(options, progress=progress)

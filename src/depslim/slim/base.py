@@ -62,7 +62,7 @@ def slim_data() -> Mapping[str, Any]:
     check_keys(data["builder"], required=("venv", "build_args", "compile_packages", "venv_seeds"),
                where=f"{where} [builder]")
     check_keys(data["copy"], required=("model_suffixes", "dockerignore"), where=f"{where} [copy]")
-    check_keys(data["base_env"], required=("names",), where=f"{where} [base_env]")
+    check_keys(data["base_env"], required=("names", "slim_sets"), where=f"{where} [base_env]")
     return data
 
 

@@ -66,8 +66,14 @@ def exec_words(value: str) -> list[str]:
     return ["/bin/sh", "-c", text]
 
 
-def _base_owned(name: str) -> bool:
-    return any(fnmatchcase(name, pattern) for pattern in slim_data()["base_env"]["names"])
+def _owner(name: str) -> str | None:
+    """Why an ENV name is not the project's to carry: the slim image sets it, or the base does."""
+    data = slim_data()["base_env"]
+    if any(fnmatchcase(name, pattern) for pattern in data["slim_sets"]):
+        return "set by the slim image itself"
+    if any(fnmatchcase(name, pattern) for pattern in data["names"]):
+        return "set by the base image"
+    return None
 
 
 def _env_rows(pairs: Sequence[tuple[str, str, Evidence]]) -> tuple[list[tuple[str, str, Evidence]],
@@ -77,8 +83,9 @@ def _env_rows(pairs: Sequence[tuple[str, str, Evidence]]) -> tuple[list[tuple[st
     for name, value, where in pairs:
         kept.pop(name, None)
         dropped.pop(name, None)
-        if _base_owned(name):
-            dropped[name] = (name, "set by the base image", where)
+        owner = _owner(name)
+        if owner:
+            dropped[name] = (name, owner, where)
         elif is_secret_key(name) or redact(value) != value:
             dropped[name] = (name, "secret-looking value: pass it at run time (docker run -e / a secret store), "
                                    "never in the Dockerfile", where)

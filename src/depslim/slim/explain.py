@@ -8,9 +8,10 @@ files are copied, what was carried from the original, and how to prove it with `
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from depslim.generate.split import render_cuts_markdown
+from depslim.generate.split import SplitOptions, render_cuts_markdown
 from depslim.model import Evidence
 from depslim.units import human_bytes
 
@@ -33,7 +34,7 @@ def _evidence(items: Iterable[Evidence]) -> str:
 def render_explanation(plan: SlimPlan) -> str:
     report = plan.report
     base = plan.base
-    project = report.project.rstrip("/").rpartition("/")[2] or report.project
+    project = Path(report.project).resolve().name if report.project else report.target.ref
     out = [f"# depslim slim: {project}", ""]
     total = plan.projection.total
     est = plan.projection.estimate
@@ -78,8 +79,9 @@ def render_explanation(plan: SlimPlan) -> str:
                      + ", ".join(f"`{c}`" for c in compiled)) if compiled
                 else "Every pin has a wheel for the target: the builder installs with `--only-binary=:all:`, "
                      "no compiler anywhere."]
-    cuts = render_cuts_markdown(report, plan.split.cuts).split("\n", 4)[-1]  # drop its title and target line
-    out += ["", "## Left out of the image", "", cuts.strip()]
+    options = SplitOptions(base_name="requirements-slim.txt", cuts_name="depslim-slim.md")
+    cuts = render_cuts_markdown(report, plan.split.cuts, options).split("\n", 4)[-1]  # its title, target line
+    out += ["", cuts.strip()]
     out += ["", "## OS libraries the wheels need", ""]
     if not plan.native.read:
         out.append("Not checked: the target offers no view of its shared libraries.")

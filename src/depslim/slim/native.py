@@ -48,16 +48,17 @@ def _dpkg_bytes(packages: Iterable[str], status: Mapping[str, Mapping[str, str]]
     return total if found else None
 
 
-def native_needs(analysis: Analysis, shipped: set[str], base_ref: str) -> NativeNeeds:
-    """OS library needs of the distributions that ship (`shipped`: canonical names in the lock)."""
-    from depslim.native.base import base_provides
+def native_needs(analysis: Analysis, shipped: set[str], base_ref: str, base_image: Any = None) -> NativeNeeds:
+    """OS library needs of the distributions that ship (`shipped`: canonical names in the lock).
+    `base_image` is the base, already opened (an ImageTarget), when it is available here."""
+    from depslim.native.base import base_from_analysis, base_from_data
 
     elf, dpkg_map, release, status = _target_elf(analysis)
     if elf is None:
         return NativeNeeds(read=False, notes=("the target offers no view of its shared libraries: OS library needs "
                                               "were not checked (depslim verify will name a missing one)",))
     dists = [d for d in analysis.target.distributions() if d.name in shipped]
-    provides = base_provides(base_ref)
+    provides = base_from_analysis(base_ref, base_image.analysis) if base_image is not None else base_from_data(base_ref)
     notes: list[str] = []
     if provides is None:
         notes.append(f"what {base_ref} provides is unknown (not in the local engine, no packaged data): every library "

@@ -20,6 +20,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from depslim.core import Analysis, AnalyzeOptions, Reach, analyze_fully
 from depslim.errors import InputError
@@ -153,6 +154,21 @@ def _carried(options: SlimOptions, analysis: Analysis) -> Carried:
     return Carried(source="")
 
 
+def open_base(ref: str, progress: Progress) -> Any:
+    """The base image when it is available here (an archive, a layout, the local engine), read once for
+    what it provides and what it weighs; None otherwise (no registry is asked)."""
+    from depslim.errors import TargetError
+    from depslim.targets.image import open_image
+    from depslim.targets.image.sources import engine_has
+
+    if not Path(ref).exists() and not engine_has(ref.removeprefix("docker:")):
+        return None
+    try:
+        return open_image(ref, progress=progress)
+    except TargetError:
+        return None
+
+
 def _runtime_rule(options: SlimOptions) -> ContextRules:
     return ContextRules.build(options.dev_paths, options.script_paths)
 
@@ -187,7 +203,8 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
     wheels = check_wheels(lock.pins, lock.text, python, platform, options.lock_env, enabled=options.check_index)
     shipped = {p.name for p in lock.pins}
     base = choose_base(python, _gpu_use(analysis, reach), _cuda_builds(analysis, shipped), options.base)
-    native = native_needs(analysis, shipped, base.image)
+    base_image = open_base(base.image, progress)
+    native = native_needs(analysis, shipped, base.image, base_image)
     carried = _carried(options, analysis)
     rules = _runtime_rule(options)
     dockerfile = root / options.dockerfile
@@ -200,7 +217,8 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
                           python_path=copies.python_path, os_packages=native.packages,
                           compile_pins=wheels.without_wheel, project=root.resolve().name, pinned=frozenset(shipped))
     dockerfile_text = stamp(render_dockerfile(spec))
-    projection = project_size(analysis, lock.pins, wheels, copies, native, base)
+    base_bytes = base_image.info().totals.get("image_bytes") if base_image is not None else None
+    projection = project_size(analysis, lock.pins, wheels, copies, native, base, base_bytes)
     existing = out_dir / DOCKERIGNORE
     try:
         current = existing.read_text(encoding="utf-8") if existing.is_file() else None

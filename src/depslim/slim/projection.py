@@ -2,7 +2,8 @@
 
 Measured where depslim can measure: the Python packages that are installed in the target at the
 pinned version (their RECORD files' bytes, .pyc included, as pip writes them), the project files
-copied (their bytes on disk) and a base image the local engine has (`image inspect` Size).
+copied (their bytes on disk) and a base image available here (its layers' bytes, read the way
+`depslim image` and `depslim verify` read every image, so the figures compare).
 Otherwise an estimate, marked as one: a wheel's central directory (installed bytes before .pyc),
 dpkg's `Installed-Size` for OS packages. What cannot be had at all is counted as unmeasured, so
 the total never pretends to be complete.
@@ -42,19 +43,16 @@ class Projection:
         return any(p.how != "measured" for p in self.parts)
 
 
-def _base_part(base: BaseChoice) -> Part:
-    from depslim.targets.image.sources import engine_inspect
-
-    doc = engine_inspect(base.image)
-    size = doc.get("Size") if doc else None
-    if isinstance(size, int) and size > 0:
-        return Part("base image", size, "measured", f"{base.image}: `image inspect` Size in the local engine")
-    return Part("base image", None, "unmeasured", f"{base.image} is not in the local engine")
+def _base_part(base: BaseChoice, base_bytes: int | None) -> Part:
+    if base_bytes is not None:
+        return Part("base image", base_bytes, "measured", f"{base.image}: its layers' bytes, read as `depslim image` "
+                                                         "reads them")
+    return Part("base image", None, "unmeasured", f"{base.image} is not available here (no local copy)")
 
 
 def project_size(
     analysis: Analysis, pins: Sequence[Pin], wheels: WheelCheck, copies: CopyPlan, native: NativeNeeds,
-    base: BaseChoice,
+    base: BaseChoice, base_bytes: int | None = None,
 ) -> Projection:
     installed = {d.name: d for d in analysis.target.distributions()}
     measured = estimated = 0
@@ -74,7 +72,7 @@ def project_size(
             n_estimated += 1
     target = analysis.report.target
     where = f"{target.kind} {target.ref}".strip()
-    parts = [_base_part(base)]
+    parts = [_base_part(base, base_bytes)]
     parts.append(Part("Python packages (measured)", measured, "measured",
                       f"{n_measured} pins installed at the same version in {where}"))
     if n_estimated:

@@ -54,6 +54,7 @@ class VerifyOptions:
     dev_paths: tuple[str, ...] | None = None
     script_paths: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
+    requirements: tuple[Path, ...] = ()
     config: Mapping[str, object] = field(default_factory=dict)
     cache_dir: Path | None = None
 
@@ -235,6 +236,7 @@ def _facts(engine: Engine, ref: str, analysis: Analysis, options: VerifyOptions)
 def _analyse(options: VerifyOptions, ref: str, progress: Progress) -> Analysis:
     return analyze_fully(AnalyzeOptions(
         project=options.project, image=ref, dev_paths=options.dev_paths, script_paths=options.script_paths,
+        requirements=options.requirements,
         exclude=options.exclude, cache_dir=options.cache_dir, config=options.config, scope=Scope.SERVING,
         serving_dockerfile=_dockerfile(options).name,
     ), progress)
