@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from elfbuild import gcc_lib
 from helpers import build_wheel, make_venv, pip_install, write_tree
 from pyindex import Index, serve_index
 
@@ -59,11 +60,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     build_wheel(wheels, "mlthing", "2.0", files={"mlthing/__init__.py": "", "mlthing/model.py": MODEL_CLASS},
                 top_level=["mlthing"])
     build_wheel(wheels, "trainlib", "1.0", files={"trainlib/__init__.py": "FIT = 1\n"}, top_level=["trainlib"])
+    # a real shared library that links OpenMP, as lightgbm's does: the OS must provide libgomp.so.1
+    native = gcc_lib(tmp_path_factory.mktemp("native") / "_native.so", None, ["-lgomp"])
+    extension = "fastlib/_native.cpython-311-x86_64-linux-gnu.so"
+    build_wheel(wheels, "fastlib", "1.0", files={"fastlib/__init__.py": "", extension: native.read_bytes()},
+                top_level=["fastlib"])
     _sdist(wheels, "nowheel", "1.0")  # the index has only its sdist: a pin with no wheel for any target
     built = tmp_path_factory.mktemp("slim-built")
     build_wheel(built, "nowheel", "1.0", files={"nowheel.py": "VALUE = 1\n"}, top_level=["nowheel"])
     venv = make_venv(tmp_path_factory.mktemp("slim-venv") / "venv")
-    pip_install(venv, wheels, "svc-web", "mlthing", "trainlib")
+    pip_install(venv, wheels, "svc-web", "mlthing", "trainlib", "fastlib")
     pip_install(venv, built, "nowheel")  # as if compiled on the machine the environment came from
     # a real pickle of mlthing.model.Model, written the way the training job would write it
     sys.path.insert(0, str(next((venv.parent.parent / "lib").glob("python3*/site-packages"))))
@@ -82,9 +88,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
 def _project(root: Path, model: bytes) -> Path:
     write_tree(root, {
         "pyproject.toml": '[project]\nname = "app"\nversion = "1"\ndependencies = ["svc-web", "mlthing", '
-                          '"trainlib", "nowheel"]\n[project.scripts]\napp-train = "app.train:main"\n',
+                          '"trainlib", "nowheel", "fastlib"]\n[project.scripts]\napp-train = "app.train:main"\n',
         "app/__init__.py": "",
-        "app/serve.py": "import pickle\nimport os\nimport svcweb\nimport nowheel\n\n"
+        "app/serve.py": "import pickle\nimport os\nimport svcweb\nimport nowheel\nimport fastlib\n\n"
                         "MODEL = pickle.load(open(os.environ.get('MODEL', 'models/m.pkl'), 'rb'))\n",
         "app/train.py": "import trainlib\n\n\ndef main():\n    return trainlib.FIT\n",
         "app/templates/page.html": "<p>hi</p>\n",
@@ -117,16 +123,19 @@ def test_slim_plans_the_image_from_the_evidence(tmp_path: Path, world: dict[str,
     assert result.returncode == 0, result.stderr
     requirements = (root / "requirements-slim.txt").read_text()
     body = [ln for ln in requirements.splitlines() if ln and not ln.startswith("#")]
-    assert [ln.split("  #")[0] for ln in body] == ["mlthing==2.0", "nowheel==1.0", "svc-web==1.0"]
+    assert [ln.split("  #")[0] for ln in body] == ["fastlib==1.0", "mlthing==2.0", "nowheel==1.0", "svc-web==1.0"]
     assert "pickled in models/m.pkl" in next(ln for ln in body if ln.startswith("mlthing"))
     assert "trainlib" in requirements and "unreachable" in requirements  # the training job's, cut
     lock = (root / "requirements-slim.lock.txt").read_text()
-    assert set(re.findall(r"^([a-z-]+)==", lock, re.M)) == {"mlthing", "nowheel", "svc-web"}
+    assert set(re.findall(r"^([a-z-]+)==", lock, re.M)) == {"fastlib", "mlthing", "nowheel", "svc-web"}
     dockerfile = (root / "Dockerfile.depslim").read_text()
     builder, final = dockerfile.split("\nFROM python:3.11-slim-bookworm\n")
     # nowheel has only an sdist on the index: the builder compiles it, the final stage has no compiler
     assert "build-essential" in builder and "nowheel" in builder and "--only-binary" not in builder
     assert "build-essential" not in final
+    # the OS library fastlib's ELF file needs, read from its DT_NEEDED, mapped to its Debian package
+    assert "apt-get install -y --no-install-recommends libgomp1" in final
+    assert "rm -rf /var/lib/apt/lists/*" in final.split("libgomp1", 1)[1].split("\n", 2)[1]
     assert "WORKDIR /srv" in final and "USER app" in final and "EXPOSE 9000" in final
     assert 'CMD ["python", "-m", "app.serve"]' in final
     assert "COPY app /srv/app" in final and "COPY models/m.pkl /srv/models/m.pkl" in final
@@ -137,6 +146,7 @@ def test_slim_plans_the_image_from_the_evidence(tmp_path: Path, world: dict[str,
     explained = (root / "depslim-slim.md").read_text()
     assert "not carried: `API_TOKEN` (secret-looking value" in explained
     assert "`app.train`" in explained  # the first-party module left out, named
+    assert "| `libgomp.so.1` | libgomp1 | fastlib (`_native.cpython-311-x86_64-linux-gnu.so`) |" in explained
     # the user ignores models/: the copied model gets an exception, the user's lines stay first
     ignore = (root / ".dockerignore").read_text().splitlines()
     assert ignore[:2] == ["models/", ".git"] and "!models/m.pkl" in ignore
