@@ -111,8 +111,8 @@ def render_dockerfile(spec: DockerfileSpec) -> str:
             + " ".join(sorted(spec.os_packages)) + " \\",
             " && rm -rf /var/lib/apt/lists/*",
         ]
-    lines.append(
-        f"RUN useradd --system --uid {user['uid']} --user-group --no-create-home "
+    lines.append(  # --no-log-init: a high uid would otherwise grow the sparse lastlog/faillog files by MBs
+        f"RUN useradd --system --no-log-init --uid {user['uid']} --user-group --no-create-home "
         f"--home-dir /nonexistent --shell /usr/sbin/nologin {user['name']}"
     )
     lines.append(f"COPY --from=builder {venv} {venv}")
