@@ -274,3 +274,34 @@ def test_undecodable_requirements_are_one_clear_error(tmp_path: Path) -> None:
     (tmp_path / "requirements.txt").write_bytes(b"flask==3\n\xff\xfe\xfa broken\n")
     with pytest.raises(InputError, match=r"requirements.txt: cannot read requirements file"):
         read_declared(tmp_path)
+
+
+def test_pipfile_packages_and_dev_packages(tmp_path: Path) -> None:
+    (tmp_path / "Pipfile").write_text(textwrap.dedent("""\
+        [[source]]
+        url = "https://pypi.org/simple"
+        verify_ssl = true
+        name = "pypi"
+
+        [packages]
+        flask = "==3.0.0"
+        xgboost = "*"
+        "scikit-learn" = {version = ">=1.3", extras = ["alldeps"]}
+        gunicorn = {version = "*", markers = "sys_platform == 'linux'"}
+        mylib = {path = "./lib", editable = true}
+
+        [dev-packages]
+        pytest = "*"
+        """))
+    declared = read_declared(tmp_path)
+    got = [(r.name, r.requirement, r.location.line, r.dev) for r in declared.requirements]
+    assert got == [
+        ("flask", "flask==3.0.0", 7, False),
+        ("xgboost", "xgboost", 8, False),
+        ("scikit-learn", "scikit-learn[alldeps]>=1.3", 9, False),
+        ("gunicorn", 'gunicorn; sys_platform == "linux"', 10, False),
+        ("pytest", "pytest", 14, True),
+    ]
+    assert declared.files == ("Pipfile",)
+    assert declared.index.index_url == "https://pypi.org/simple"
+    assert any("Pipfile:11" in w and "mylib" in w for w in declared.warnings)

@@ -255,7 +255,7 @@ class DeclaredRequirement:
     requirement: str
     location: Location
     group: str = "main"
-    source: str = "requirements"  # requirements | pep621 | pep735 | poetry | setup.cfg | setup.py
+    source: str = "requirements"  # requirements | pep621 | pep735 | poetry | setup.cfg | setup.py | pipfile
     dev: bool = False  # declared in a dev file/group (requirements-dev.txt, dev groups)
     constraint: bool = False  # from a -c constraints file: pins, not declarations
     editable: bool = False

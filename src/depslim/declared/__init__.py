@@ -3,7 +3,7 @@
 Formats: pip requirements files (`requirements*.txt`, `*.in`, with `-r`/`-c` chains and index
 options), pyproject.toml (PEP 621 dependencies and optional-dependencies, setuptools dynamic
 `{file = [...]}`, PEP 735 dependency groups, Poetry main/groups/legacy dev-dependencies, uv and
-pdm dev lists), setup.cfg, and setup.py read statically with `ast` (never executed).
+pdm dev lists), setup.cfg, setup.py read statically with `ast` (never executed), and Pipfile.
 
 All requirement, marker, version and name parsing goes through `packaging`.
 """
@@ -11,11 +11,12 @@ All requirement, marker, version and name parsing goes through `packaging`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from depslim.declared.base import Collector
 from depslim.declared.detect import Source, detect_sources, explicit_sources
+from depslim.declared.pipfile import read_pipfile
 from depslim.declared.pyproject import read_pyproject
 from depslim.declared.requirements import parse_requirements_file, read_requirements_into
 from depslim.declared.setup_cfg import read_setup_cfg
@@ -29,6 +30,15 @@ __all__ = [
     "read_declared",
     "read_declared_with_warnings",
 ]
+
+
+# One reader per declaration format (requirements files are read apart: they chain and constrain).
+READERS: dict[str, Callable[[Collector, Path], None]] = {
+    "pyproject": read_pyproject,
+    "setup.cfg": read_setup_cfg,
+    "setup.py": read_setup_py,
+    "pipfile": read_pipfile,
+}
 
 
 def read_declared_with_warnings(
@@ -46,14 +56,10 @@ def read_declared_with_warnings(
     constraint_files: set[str] = set()
     compiled: list[Source] = []
     for source in sources:
-        if source.kind == "pyproject":
-            read_pyproject(collector, source.path)
-        elif source.kind == "setup.cfg":
-            read_setup_cfg(collector, source.path)
-        elif source.kind == "setup.py":
-            read_setup_py(collector, source.path)
-        elif source.kind == "requirements":
+        if source.kind == "requirements":
             constraint_files |= read_requirements_into(collector, source.path)
+        elif source.kind in READERS:
+            READERS[source.kind](collector, source.path)
         else:
             compiled.append(source)
     declares = any(not req.constraint for req in collector.requirements)

@@ -16,7 +16,9 @@ from depslim.declared.classify import detect_globs, is_compiled
 from depslim.errors import InputError
 from depslim.fsio import decode_text
 
-KIND_ORDER = {"pyproject": 0, "setup.cfg": 1, "setup.py": 2, "requirements": 3, "compiled": 4}
+KIND_ORDER = {"pyproject": 0, "setup.cfg": 1, "setup.py": 2, "pipfile": 3, "requirements": 4, "compiled": 5}
+# Declaration files found by their exact name at the project root, and the reader each needs.
+NAMED = (("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"), ("pipfile", "Pipfile"))
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,8 @@ def _kind_of(path: Path) -> str:
         return "setup.cfg"
     if path.name == "setup.py":
         return "setup.py"
+    if path.name == "Pipfile":
+        return "pipfile"
     if path.suffix == ".toml":
         return "pyproject"
     return "requirements"
@@ -68,11 +72,7 @@ def is_generated(path: Path) -> bool:
 def detect_sources(root: Path) -> list[Source]:
     """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect]); depslim's
     own generated files are never among them."""
-    sources = [
-        Source(kind, root / name)
-        for kind, name in (("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"))
-        if (root / name).is_file()
-    ]
+    sources = [Source(kind, root / name) for kind, name in NAMED if (root / name).is_file()]
     for pattern in detect_globs():
         for path in root.glob(pattern):
             if path.is_file() and not is_generated(path):

@@ -24,6 +24,7 @@ from typing import Any
 
 from depslim.core import Analysis, follow_launches, pickled_modules
 from depslim.imports.entrypoints import command_start_modules
+from depslim.knowledge import load_data
 from depslim.mapping import STDLIB, Mapper
 from depslim.model import Context, Evidence, InstalledDistribution, Verdict
 from depslim.redact import redact
@@ -132,10 +133,13 @@ def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequenc
     for name in commands:
         why[f"command:{name}"] = Evidence("image command", 0, "entrypoint", redact(" ".join(command))[:200])
     mapper = Mapper(image_dists)
+    stray = set(load_data("verify")["stray_top_level"])
     for dist in analysis.report.distributions:
-        if dist.verdict is not Verdict.IMPLICIT:
+        # an implicit need a rule or a model file names; "required by a runtime package" is pip's to keep
+        if dist.verdict is not Verdict.IMPLICIT or not any(e.kind == "implicit" for e in dist.evidence):
             continue
-        provided = sorted(m for m in mapper.modules_of(dist.name) if m.isidentifier() and m not in STDLIB)
+        provided = sorted(m for m in mapper.modules_of(dist.name)
+                          if m.isidentifier() and m not in STDLIB and m not in stray)
         public = [m for m in provided if not m.startswith("_")]
         # a private top-level extension (catboost's `_catboost`) is loaded by its package, not on its own
         for module in public or provided:

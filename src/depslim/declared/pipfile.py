@@ -1,0 +1,75 @@
+"""Pipfile (pipenv): `[packages]` are runtime declarations, `[dev-packages]` dev ones.
+
+A value is a version specifier (`"==1.2"`, `"*"` for any) or a table (`{version = "...", extras =
+[...], markers = "..."}`, `{git = ...}`/`{path = ...}`/`{file = ...}` for direct references). Each
+becomes a PEP 508 string that `packaging` parses; the line is the key's line in the file.
+`[[source]]` URLs become index options as a requirements file's `--index-url` would.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from depslim.declared.base import Collector, declared_from, parse_requirement
+from depslim.declared.tomlpos import TomlPositions
+from depslim.errors import InputError
+from depslim.model import Location
+
+_SECTIONS = (("packages", False), ("dev-packages", True))
+
+
+def pep508(name: str, value: Any) -> str | None:
+    """A Pipfile entry as a PEP 508 string; None for a reference depslim cannot name (git, path)."""
+    if isinstance(value, str):
+        spec = value.strip()
+        return name if spec in ("", "*") else f"{name}{spec}"
+    if not isinstance(value, Mapping):
+        return None
+    if any(key in value for key in ("git", "path", "file", "hg", "svn")):
+        url = value.get("file")
+        return f"{name} @ {url}" if isinstance(url, str) and "://" in url else None
+    extras = value.get("extras")
+    text = name + (f"[{','.join(str(e) for e in extras)}]" if isinstance(extras, list) and extras else "")
+    version = value.get("version")
+    if isinstance(version, str) and version.strip() not in ("", "*"):
+        text += version.strip()
+    markers = value.get("markers")
+    if isinstance(markers, str) and markers.strip():
+        text += f" ; {markers.strip()}"
+    return text
+
+
+def read_pipfile(collector: Collector, path: Path) -> None:
+    rel = collector.rel(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+        data = tomllib.loads(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(rel, f"cannot read: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(rel, f"not valid TOML: {exc}") from None
+    collector.files.add(rel)
+    positions = TomlPositions(text)
+    for section, dev in _SECTIONS:
+        table = data.get(section)
+        if not isinstance(table, Mapping):
+            continue
+        for name, value in table.items():
+            line = positions.key_line((section, name))
+            requirement = pep508(str(name), value)
+            if requirement is None:
+                collector.warnings.append(f"{rel}:{line}: {name}: a git/path reference is not read")
+                continue
+            req = parse_requirement(requirement, rel, line)
+            collector.add(declared_from(req, Location(rel, line), group="dev" if dev else "main", source="pipfile",
+                                        dev=dev))
+    sources = data.get("source")
+    if isinstance(sources, list):
+        urls = [s.get("url") for s in sources if isinstance(s, Mapping) and isinstance(s.get("url"), str)]
+        if urls:
+            collector.set_index_url(urls[0], rel)
+            for url in urls[1:]:
+                collector.add_extra_index(url)
