@@ -50,6 +50,10 @@ def test_launched_scripts_and_modules_are_reached(tmp_path: Path) -> None:
     assert got["loader-lib"] == "runtime" and got["worker-lib"] == "runtime"  # followed, not cut
     assert got["train-lib"] == "unreachable"  # only the train entrypoint reaches it
     assert not any("incomplete" in w for w in report["warnings"])
+    # `aws s3 cp s3://…` runs a program: the AWS CLI is the need, not fsspec's S3 backend
+    needs = {f["subject"]: f for f in report["findings"] if f["code"] in ("missing-implicit", "undeclared-implicit")}
+    assert "awscli" in needs and "s3fs" not in needs
+    assert needs["awscli"]["evidence"][0]["path"] == "app/serve.py" and needs["awscli"]["evidence"][0]["line"] == 5
 
 
 def test_a_computed_launch_makes_reachability_incomplete_and_cuts_nothing(tmp_path: Path) -> None:
@@ -93,3 +97,21 @@ def test_launch_shapes() -> None:
         (8, "command", None, True),  # computed Python: reachability cannot follow it
     ]
     assert launches(b"def broken(:\n") == []
+
+
+def test_an_entrypoint_script_is_read_for_what_it_starts(tmp_path: Path) -> None:
+    """CMD runs ./entrypoint.sh; the script starts a cluster, then the server: the server's imports are
+    runtime, and only what no command reaches is unreachable."""
+    root = write_tree(tmp_path, {
+        "requirements.txt": "serve-lib\ntrain-lib\n",
+        "Dockerfile": 'FROM python:3.11-slim\nCOPY . /app\nCMD ["./docker/entrypoint.sh"]\n',
+        "docker/entrypoint.sh": "#!/bin/sh\nset -e\n# start the cluster first\nray start --head\n"
+                                "exec python serve_app.py --port 8000\n",
+        "serve_app.py": "import serve_lib\n",
+        "train.py": "import train_lib\n",
+    })
+    report = _serving(root)
+    got = _verdicts(report)
+    assert got["serve-lib"] == "runtime" and got["train-lib"] == "unreachable"
+    entry = report["entrypoints"][0]
+    assert entry["path"] == "Dockerfile" and "python serve_app.py --port 8000" in entry["detail"]

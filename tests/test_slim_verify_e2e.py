@@ -161,3 +161,7 @@ def test_a_wrong_cut_fails_verification_naming_the_module_and_the_requirement(
     terminal = depslim("verify", str(broken), "--image", BROKEN, "--runs", "1")
     assert terminal.returncode == 1
     assert "BREAKAGE sklearn is missing" in terminal.stdout and "scikit-learn==" in terminal.stdout
+    # against a baseline that fails the same way, the failure is not the slim image's doing
+    same = depslim("verify", str(broken), "--image", BROKEN, "--baseline", BROKEN, "--runs", "1")
+    assert same.returncode == 0, same.stdout
+    assert "ALSO-BEFORE" in same.stdout and "BREAKAGE" not in same.stdout

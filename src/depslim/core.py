@@ -206,6 +206,7 @@ class Reach:
     scan: ScanResult | None
     unreached_implicit: Mapping[str, Sequence[Evidence]] = field(default_factory=dict)
     followed: tuple[tuple[str, int, str], ...] = ()  # launches followed into (file, line, command)
+    commands: tuple[tuple[str, int, int, tuple[str, ...]], ...] = ()  # (file, line, end line, words) code runs
 
     def reached_path(self, path: str) -> bool:
         if self.modules is None or self.scan is None:
@@ -248,8 +249,10 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
         where = "; ".join(f"{path}:{line} ({what})" for path, line, what in followed.unknown[:3])
         warnings.append(f"reachability is incomplete: reached code starts code it names at run time ({where}); "
                         "nothing is treated as unreachable")
-        return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed), warnings
-    return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed), warnings
+        return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed,
+                     commands=followed.commands), warnings
+    return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed,
+                 commands=followed.commands), warnings
 
 
 def pickled_modules(scan_result: ScanResult) -> set[str]:
@@ -575,7 +578,7 @@ def build_report(
     for ref, m in mapped.items():
         for name in m.distributions:
             imports_by_dist[name].append(ref)
-    hits = find_hits(scan_result, _line_reader(options.project)) if scan_result else []
+    hits = find_hits(scan_result, _line_reader(options.project), reach.commands) if scan_result else []
     in_scope = [h for h in hits if _hit_in_scope(h.evidence, reach)]
     implicit = resolve_needs(in_scope, declared.keys(), installed.keys())
     if scan_result is not None and scan_result.pickled:  # model files: loading one imports what it names

@@ -8,6 +8,7 @@ pickles imports every module they name (`pickled_needs`).
 
 from __future__ import annotations
 
+import os
 import shlex
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -92,7 +93,8 @@ class ImplicitHit:
     evidence: Evidence
 
 
-def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = None) -> list[ImplicitHit]:
+def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = None,
+              launched: Sequence[tuple[str, int, int, Sequence[str]]] = ()) -> list[ImplicitHit]:
     """Every rule that fires on runtime evidence (dev and script code do not make runtime needs).
 
     `source_line` returns the text of an entrypoint's declaring line (a Dockerfile CMD, a
@@ -106,13 +108,24 @@ def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = 
         for s in rule.strings:
             by_string[s].append(rule)
     hits: list[ImplicitHit] = []
+    # a string handed to a program (`subprocess.run(["aws", "s3", "cp", "s3://b/k", ...])`) is that
+    # program's argument, not a path the code opens: the program is the need, not fsspec's backend
+    argument_lines = {(path, n) for path, first, last, _words in launched for n in range(first, last + 1)}
     for sig in scan.signals:
         if sig.context is not Context.RUNTIME:
+            continue
+        if sig.kind == "string" and (sig.location.path, sig.location.line) in argument_lines:
             continue
         table = by_string if sig.kind == "string" else by_attr
         for rule in table.get(_strip(sig.pattern), ()):
             detail = f"{sig.value} ({rule.reason})"
             hits.append(ImplicitHit(rule, Evidence(sig.location.path, sig.location.line, "implicit", detail)))
+    for path, line, _last, words in launched:
+        program = os.path.basename(words[0]) if words else ""
+        for rule in rules():
+            if program in rule.commands:
+                detail = f"{' '.join(words)[:120]} (the code runs {program})"
+                hits.append(ImplicitHit(rule, Evidence(path, line, "implicit", detail)))
     for entry in scan.entrypoints:
         text = source_line(entry) if source_line else ""
         words = _command_words(f"{entry.detail} {text}")

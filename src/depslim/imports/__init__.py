@@ -25,6 +25,7 @@ from depslim.imports.contexts import ContextRules, context_data
 from depslim.imports.entrypoints import (
     Entrypoint,
     dockerfile_entrypoints,
+    expand_scripts,
     procfile_entrypoints,
     pyproject_entrypoints,
     pyproject_scripts,
@@ -172,9 +173,10 @@ def _read_pyproject(root: Path, warnings: list[str]) -> tuple[str, dict[str, Any
 
 
 def _run_configs(root: Path, walk: Any) -> dict[str, bytes]:
-    """Dockerfiles and Procfiles by project-relative path (unreadable ones left out)."""
+    """Dockerfiles, Procfiles and shell scripts (what an entrypoint script runs) by project-relative
+    path (unreadable ones left out): all part of the scan's fingerprint."""
     found: dict[str, bytes] = {}
-    for rel in (*walk.dockerfiles, *walk.procfiles):
+    for rel in (*walk.dockerfiles, *walk.procfiles, *walk.shell_scripts):
         try:
             found[rel] = (root / rel).read_bytes()
         except OSError:
@@ -191,7 +193,8 @@ def _entrypoints(walk: Any, configs: dict[str, bytes], text: str, pyproject: dic
     for rel in walk.procfiles:
         if rel in configs:
             found += procfile_entrypoints(rel, configs[rel].decode("utf-8", errors="replace"), scripts)
-    return found
+    shell = {rel: configs[rel].decode("utf-8", errors="replace") for rel in walk.shell_scripts if rel in configs}
+    return [expand_scripts(entry, shell, scripts) for entry in found]
 
 
 def _assemble(

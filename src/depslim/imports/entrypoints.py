@@ -40,7 +40,7 @@ _TABLE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(?:#.*)?$")
 class Target:
     """What an entrypoint runs: a module (dotted) or a file (project-relative)."""
 
-    kind: str  # "module" | "file" | "glob" (files a runner loads by convention: streamlit's pages/)
+    kind: str  # "module" | "file" | "glob" (files a runner loads by convention: streamlit's pages/) | "script"
     value: str
 
 
@@ -117,6 +117,11 @@ def command_targets(words: Sequence[str], scripts: Mapping[str, str]) -> list[tu
         return []
     program = os.path.basename(words[0])
     rest = words[1:]
+    if program.endswith(".sh"):  # ./entrypoint.sh: what it runs is read from the file (expand_scripts)
+        return [(Target("script", words[0]), program)]
+    if program in _SHELLS and rest and "-c" not in rest:
+        script = next((w for w in rest if not w.startswith("-")), None)
+        return [(Target("script", script), os.path.basename(script))] if script else []
     if program in _SHELLS and "-c" in rest:
         script = rest[rest.index("-c") + 1] if rest.index("-c") + 1 < len(rest) else ""
         found: list[tuple[Target, str]] = []
@@ -367,6 +372,39 @@ def start_modules(entrypoints: Iterable[Entrypoint], layout: Layout) -> set[str]
         parts = name.split(".")
         closed.update(".".join(parts[:k]) for k in range(1, len(parts)) if ".".join(parts[:k]) in modules)
     return closed
+
+
+MAX_SCRIPT_DEPTH = 3  # an entrypoint script that runs a script that runs a script
+
+
+def expand_scripts(entry: Entrypoint, shell: Mapping[str, str], scripts: Mapping[str, str],
+                   depth: int = 0) -> Entrypoint:
+    """An entrypoint whose command runs a shell script (`CMD ["./entrypoint.sh"]`, `sh start.sh`), with
+    the script's own commands in its place: what the image really starts (`ray start`, then
+    `python serve_app.py`). The script's commands join the evidence detail, where implicit rules
+    look for the programs they know (uvicorn, ray…)."""
+    if not any(t.kind == "script" for t in entry.targets) or depth >= MAX_SCRIPT_DEPTH:
+        return entry
+    targets: list[Target] = []
+    commands: list[str] = []
+    for target in entry.targets:
+        if target.kind != "script":
+            targets.append(target)
+            continue
+        rel = resolve_file(target.value, entry.evidence.path, shell)
+        if rel is None:
+            continue
+        for line in shell[rel].splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if not line or line.startswith(("#", "set ", "export ", "echo ", "cd ", "if ", "fi", "then", "else")):
+                continue
+            for words in _split_shell(line):
+                inner = Entrypoint(entry.evidence, tuple(t for t, _ in command_targets(words, scripts)))
+                targets += list(expand_scripts(inner, shell, scripts, depth + 1).targets)
+                commands.append(" ".join(words))
+    detail = "; ".join(dict.fromkeys([entry.evidence.detail, *commands]))[:500]
+    evidence = Evidence(entry.evidence.path, entry.evidence.line, entry.evidence.kind, detail)
+    return Entrypoint(evidence, tuple(dict.fromkeys(targets)))
 
 
 def glob_files(pattern: str, files: Iterable[str]) -> list[str]:

@@ -33,6 +33,7 @@ class Launch:
     kind: str
     words: tuple[str, ...] | None
     pythonic: bool = False  # a computed launch that visibly starts Python (so its target is unknown code)
+    end_line: int = 0  # the call's last line: a multi-line argument list belongs to it
 
 
 def _name(node: ast.AST) -> str:
@@ -95,11 +96,11 @@ def launches(source: bytes | str) -> list[Launch]:
                 continue  # a bare run()/call() is someone else's function
             if first is not None:
                 words, pythonic = _command(first)
-                found.append(Launch(call.lineno, "command", words, pythonic))
+                found.append(Launch(call.lineno, "command", words, pythonic, end_line=call.end_lineno or call.lineno))
         elif leaf in _OS_CALLS and name.startswith("os."):
             if first is not None:
                 words, pythonic = _command(first)
-                found.append(Launch(call.lineno, "command", words, pythonic))
+                found.append(Launch(call.lineno, "command", words, pythonic, end_line=call.end_lineno or call.lineno))
         elif name.startswith("os.") and leaf.startswith(_SPAWN_PREFIXES) and len(call.args) >= 2:
             rest = call.args[1:] if leaf.startswith("exec") else call.args[2:]
             if rest and isinstance(rest[0], (ast.List, ast.Tuple)):  # execv/spawnv: argv as one sequence
@@ -108,18 +109,18 @@ def launches(source: bytes | str) -> list[Launch]:
                 items = [_word(arg) for arg in rest if not isinstance(arg, ast.Starred)]
                 words = tuple(w for w in items if w is not None) if all(w is not None for w in items) else None
                 pythonic = any("python" in (w or "") for w in items)
-            found.append(Launch(call.lineno, "command", words, pythonic))
+            found.append(Launch(call.lineno, "command", words, pythonic, end_line=call.end_lineno or call.lineno))
         elif leaf in _DYNAMIC_IMPORTS and (leaf == "__import__" or name.startswith(("importlib", "runpy"))
                                            or name == leaf):
             if first is None:
                 continue
             literal = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
             if literal is None:
-                found.append(Launch(call.lineno, "module", None, True))
+                found.append(Launch(call.lineno, "module", None, True, end_line=call.end_lineno or call.lineno))
             elif leaf == "run_path":
-                found.append(Launch(call.lineno, "file", (literal,)))
+                found.append(Launch(call.lineno, "file", (literal,), end_line=call.end_lineno or call.lineno))
             elif leaf in ("run_module", "import_module") or leaf == "__import__":
-                found.append(Launch(call.lineno, "module", (literal,)))
+                found.append(Launch(call.lineno, "module", (literal,), end_line=call.end_lineno or call.lineno))
     return found
 
 
@@ -130,6 +131,7 @@ class Followed:
     modules: frozenset[str]
     followed: tuple[tuple[str, int, str], ...] = ()  # (file, line, what it starts)
     unknown: tuple[tuple[str, int, str], ...] = ()  # (file, line, why): computed targets
+    commands: tuple[tuple[str, int, int, tuple[str, ...]], ...] = ()  # (file, line, end line, words) run by code
 
 
 def follow(start: set[str], module_files: Mapping[str, str], edges: Callable[[set[str]], frozenset[str]],
@@ -145,6 +147,7 @@ def follow(start: set[str], module_files: Mapping[str, str], edges: Callable[[se
     inspected: set[str] = set()
     followed: list[tuple[str, int, str]] = []
     unknown: list[tuple[str, int, str]] = []
+    commands: list[tuple[str, int, int, tuple[str, ...]]] = []
     while True:
         new: set[str] = set()
         for module in sorted(reached - inspected):
@@ -159,12 +162,14 @@ def follow(start: set[str], module_files: Mapping[str, str], edges: Callable[[se
                         what = "a computed module name" if launch.kind == "module" else "a computed Python command"
                         unknown.append((rel or "", launch.line, what))
                     continue
+                if launch.kind == "command":
+                    commands.append((rel or "", launch.line, launch.end_line or launch.line, launch.words))
                 targets = _targets(launch, module_files, command_start_modules)
                 if targets - reached:
                     followed.append((rel or "", launch.line, " ".join(launch.words)))
                 new |= targets - reached
         if not new:
-            return Followed(reached, tuple(followed), tuple(unknown))
+            return Followed(reached, tuple(followed), tuple(unknown), tuple(commands))
         reached = edges(reached | new)
 
 

@@ -32,6 +32,7 @@ ALWAYS_SKIP = frozenset(
 BUILD_DIRS = frozenset({"build", "dist"})
 ENV_MARKERS = ("pyvenv.cfg", "conda-meta")
 RUN_CONFIGS = ("Procfile",)
+MAX_SHELL_SCRIPTS = 200  # entrypoint scripts are few; a tree of thousands of .sh files is not read
 
 
 def _is_dockerfile(name: str) -> bool:
@@ -58,6 +59,7 @@ class Walk:
     sources: list[WalkedFile] = field(default_factory=list)  # .py and .ipynb, sorted by rel
     dockerfiles: list[str] = field(default_factory=list)  # project-relative
     procfiles: list[str] = field(default_factory=list)
+    shell_scripts: list[str] = field(default_factory=list)  # *.sh: what an entrypoint script runs
     init_dirs: set[str] = field(default_factory=set)  # dirs holding __init__.py ("" = root)
     models: list[WalkedFile] = field(default_factory=list)  # candidate model files, sorted by rel
 
@@ -191,6 +193,7 @@ def walk_project(root: Path, exclude: Sequence[str] = (), model_suffixes: tuple[
     found.models.sort(key=lambda f: f.rel)
     found.dockerfiles.sort()
     found.procfiles.sort()
+    found.shell_scripts.sort()
     return found
 
 
@@ -256,6 +259,9 @@ def _walk_dir(
                 found.dockerfiles.append(rel)
         elif name in RUN_CONFIGS and not _ignored(stack, user, rel, False):
             found.procfiles.append(rel)
+        elif name.endswith(".sh") and len(found.shell_scripts) < MAX_SHELL_SCRIPTS \
+                and not _ignored(stack, user, rel, False):
+            found.shell_scripts.append(rel)
         elif model_suffixes and name.lower().endswith(model_suffixes) and not _ignored(stack, user, rel, False):
             try:
                 stat = entry.stat()

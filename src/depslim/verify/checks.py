@@ -65,6 +65,7 @@ class CheckResult:
     fix: str = ""
     why: Evidence | None = None
     seconds: float | None = None
+    pre_existing: bool = False  # fails the same way in the baseline: not something the slim image lost
 
 
 def _skip_module(module: str) -> bool:
@@ -219,7 +220,8 @@ def classify(raw: Mapping[str, Any], planned: Planned, ctx: FixContext) -> Check
             fix = f"copy the first-party module {missing} into the image"
             return CheckResult(check, target, False, True, kind, message, missing, None, fix, why, seconds)
         mapped = ctx.mapper.map(missing)
-        dist = mapped.distributions[0] if mapped.distributions and mapped.how != "stdlib" else None
+        # a distribution only when something says it provides the module: never a guess from its name
+        dist = mapped.distributions[0] if mapped.distributions and mapped.how in _KNOWN else None
         fix = (f"add {_requirement(ctx, dist)} to {ctx.requirements_file} (it provides `{top}`)" if dist
                else f"install what provides `{missing}`")
         return CheckResult(check, target, False, True, kind, message, missing, dist, fix, why, seconds)
@@ -238,6 +240,7 @@ def classify(raw: Mapping[str, Any], planned: Planned, ctx: FixContext) -> Check
 
 
 _MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
+_KNOWN = frozenset({"record", "top_level", "alias"})  # mappings that name a real distribution
 
 
 def _project_file(match: re.Match[str] | None, ctx: FixContext) -> str | None:

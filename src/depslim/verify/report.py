@@ -72,6 +72,8 @@ def _line(first: CheckResult, items: Sequence[CheckResult]) -> str:
     if first.breakage:
         subject = f"{first.missing} is missing" if first.missing else _what(items)
         return f"BREAKAGE {subject} ({error}; fails {_what(items)}) — fix: {first.fix}"
+    if first.pre_existing:
+        return f"ALSO-BEFORE {_what(items)}: {error} ({first.fix})"
     return f"ERROR    {_what(items)}: {error} (not a breakage: not something the image lacks)"
 
 
@@ -119,6 +121,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
     return {
         "check": check.check, "target": check.target, "ok": check.ok, "breakage": check.breakage,
         "error_type": check.error_type, "message": check.message or None, "missing": check.missing,
+        "pre_existing": check.pre_existing,
         "distribution": check.distribution, "fix": check.fix or None, "seconds": check.seconds,
         "why": None if why is None else {"path": why.path, "line": why.line, "kind": why.kind, "detail": why.detail},
     }

@@ -15,6 +15,7 @@ The core never prints; the CLI renders the `VerifyReport` and picks the exit cod
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import posixpath
@@ -311,10 +312,41 @@ def verify(options: VerifyOptions, engine: Engine | None = None, progress: Progr
         results += [classify(record, planned, ctx) for record in records]
         if problem:
             notes.append(problem)
-    started = facts.cold_start
-    if python and started is not None and started.error and not started.seconds:
-        results.append(classify(start_record(started.error, facts.command), planned, ctx))
+        started = facts.cold_start
+        if started is not None and started.error and not started.seconds:
+            results.append(classify(start_record(started.error, facts.command), planned, ctx))
+    if baseline_analysis is not None and baseline_facts is not None and any(c.breakage for c in results):
+        results = _against_baseline(engine, results, planned, baseline_analysis, baseline_facts, options)
     return VerifyReport(str(project), facts, tuple(results), build, baseline_facts, audit, tuple(notes))
+
+
+def _against_baseline(engine: Engine, results: list[CheckResult], planned: Planned, baseline: Analysis,
+                      facts: ImageFacts, options: VerifyOptions) -> list[CheckResult]:
+    """The failed checks run again in the original image: one that fails there the same way is a
+    pre-existing failure (a module the project never had, a secret the sandbox lacks), not a
+    breakage of the slim image. Only the failures are rerun, so this costs little."""
+    failed = [c for c in results if c.breakage]
+    keys = {(c.check, c.target) for c in failed}
+    rerun = Planned(tuple(t for t in planned.imports if ("import", t) in keys),
+                    tuple(m for m in planned.models if ("model", m[0]) in keys),
+                    tuple(t for t in planned.commands if ("command", t) in keys), planned.why)
+    before: dict[tuple[str, str], str] = {}
+    if facts.python and rerun.count:
+        user = facts.user if facts.user not in ("root", "0", "") else UNPRIVILEGED
+        records, _problem = _run_checks(engine, facts.ref, facts.python, user, rerun, options)
+        before = {(str(r.get("check")), str(r.get("target"))): str(r.get("type") or "") for r in records
+                  if not r.get("ok")}
+    start = facts.cold_start
+    if start is not None and start.error and not start.seconds:
+        before[("start", "")] = start_record(start.error, facts.command)["type"]
+    out = []
+    for check in results:
+        key = (check.check, "" if check.check == "start" else check.target)
+        if check.breakage and before.get(key) == check.error_type:
+            check = dataclasses.replace(check, breakage=False, pre_existing=True,
+                                        fix=f"also fails in {facts.ref}: not a breakage of the slim image")
+        out.append(check)
+    return out
 
 
 _EXCEPTION = re.compile(r"\b([A-Z]\w*(?:Error|Exception)): (.*?)(?: \| |$)")
