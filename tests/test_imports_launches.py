@@ -5,6 +5,7 @@ reachability incomplete, and then nothing is called unreachable (a cut is a prom
 from __future__ import annotations
 
 import json
+import pickle
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,20 @@ def test_an_entrypoint_script_is_read_for_what_it_starts(tmp_path: Path) -> None
     assert got["serve-lib"] == "runtime" and got["train-lib"] == "unreachable"
     entry = report["entrypoints"][0]
     assert entry["path"] == "Dockerfile" and "python serve_app.py --port 8000" in entry["detail"]
+
+
+def test_a_model_loaded_from_outside_the_project_cuts_nothing(tmp_path: Path) -> None:
+    """The served code loads a model from a registry: what it needs cannot be seen, so the packages
+    only training imports stay (reachability incomplete); a model the project ships is no doubt."""
+    remote = ("import fastapi\nimport mlflow.pyfunc\n"
+              "model = mlflow.pyfunc.load_model('models:/churn/1')\n")
+    report = _serving(_project(tmp_path / "remote", remote))
+    assert "unreachable" not in _verdicts(report).values()
+    assert any("mlflow.pyfunc.load_model loads a model the project does not ship" in w for w in report["warnings"])
+    local = ("import fastapi\nimport joblib\nimport os\n"
+             "model = joblib.load(os.environ.get('MODEL', 'models/m.joblib'))\n")
+    root = _project(tmp_path / "local", local)
+    (root / "models").mkdir()
+    (root / "models" / "m.joblib").write_bytes(pickle.dumps({"weights": [0.5, 0.25]}, protocol=4))
+    got = _verdicts(_serving(root))
+    assert got["train-lib"] == "unreachable"

@@ -7,6 +7,7 @@ The core never prints and never exits; progress goes to an observer and errors a
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -80,6 +81,13 @@ def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> 
     return EnvironmentTarget(options.python)
 
 
+def model_loader_patterns() -> SignalPatterns:
+    """Model-loading calls and model-file names (whether a served model's origin is known)."""
+    from depslim.imports.pickles import loader_patterns
+
+    return loader_patterns()
+
+
 def extra_signal_patterns() -> SignalPatterns:
     """Patterns other finders need the scan to report (swap conditions).
 
@@ -103,7 +111,7 @@ def scan(
         dev_paths=options.dev_paths,
         script_paths=options.script_paths,
         exclude=options.exclude,
-        patterns=merge_patterns(signal_patterns(), extra_signal_patterns()),
+        patterns=merge_patterns(signal_patterns(), extra_signal_patterns(), model_loader_patterns()),
         cache_dir=options.cache_dir,
         progress=progress,
         alongside=alongside,
@@ -245,14 +253,76 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
         return Reach(options.scope, tuple(chosen), None, scan_result), warnings
     start |= pickled_modules(scan_result)
     followed = follow_launches(scan_result, options.project, start)
-    if followed.unknown:
-        where = "; ".join(f"{path}:{line} ({what})" for path, line, what in followed.unknown[:3])
+    startup = startup_strings(options.project, options.serving_dockerfile)
+    unknown = [*followed.unknown, *foreign_model_loads(scan_result, followed.modules, startup, options.project)]
+    if unknown:
+        where = "; ".join(f"{path}:{line} ({what})" for path, line, what in unknown[:3])
         warnings.append(f"reachability is incomplete: reached code starts code it names at run time ({where}); "
                         "nothing is treated as unreachable")
         return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed,
                      commands=followed.commands), warnings
     return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed,
                  commands=followed.commands), warnings
+
+
+def startup_strings(root: Path | None, dockerfile: str) -> list[str]:
+    """The words the image's start-up carries (ENV values, CMD/ENTRYPOINT words): `MODEL_PATH=/app/m.pkl`
+    names the model the served code loads from the environment."""
+    from depslim.dockerfile.parse import parse_dockerfile
+
+    path = root / dockerfile if root is not None else None
+    if path is None or not path.is_file():
+        return []
+    try:
+        parsed = parse_dockerfile(path)
+    except InputError:
+        return []
+    words: list[str] = []
+    for stage in parsed.shipped():
+        for ins in stage.instructions:
+            if ins.keyword in ("ENV", "CMD", "ENTRYPOINT", "ARG"):
+                words += ins.args.replace("=", " ").replace('"', " ").replace(",", " ").split()
+    return words
+
+
+def foreign_model_loads(scan_result: ScanResult, modules: frozenset[str], startup: Sequence[str],
+                        root: Path | None) -> list[tuple[str, int, str]]:
+    """Model loads in reached code whose file nothing names: the model comes from outside the project
+    (a registry, a mounted volume) and whatever it needs cannot be seen. A pickle load is of known
+    origin when its file, or the image's start-up, names a model file the project has; an MLflow
+    load never is (its flavor's modules come from the model's metadata, usually in a registry)."""
+    from depslim.imports.pickles import loader_patterns
+
+    loaders = loader_patterns()
+    files = {scan_result.module_files[m] for m in modules if m in scan_result.module_files}
+
+    def has(text: str, here: str) -> bool:
+        if root is None or not text or "\x00" in text:
+            return False
+        for base in (root, root / here):
+            candidates = [text.lstrip("/")] if text.startswith("/") else [text]
+            if text.startswith("/"):  # absolute in the image: its tail may be a project path
+                parts = text.strip("/").split("/")
+                candidates = ["/".join(parts[k:]) for k in range(len(parts))]
+            if any((base / c).is_file() for c in candidates if c):
+                return True
+        return False
+
+    named = {sig.location.path for sig in scan_result.signals
+             if sig.kind == "string" and sig.pattern.removeprefix("re:") in loaders.strings
+             and has(sig.value, sig.location.path.rpartition("/")[0])}
+    started = any(has(word, "") for word in startup if loaders.strings and re.match(loaders.strings[0], word))
+    found = []
+    for sig in scan_result.signals:
+        if sig.kind == "string" or sig.location.path not in files:
+            continue
+        if not any(sig.value == a or sig.value.startswith(a + ".") for a in loaders.attributes):
+            continue
+        # an MLflow load reads its flavor's modules from the model's own metadata: a registry's business
+        known = not sig.value.startswith("mlflow.") and (sig.location.path in named or started)
+        if not known:
+            found.append((sig.location.path, sig.location.line, f"{sig.value} loads a model the project does not ship"))
+    return found
 
 
 def pickled_modules(scan_result: ScanResult) -> set[str]:

@@ -43,7 +43,7 @@ from typing import IO, Any, BinaryIO, NamedTuple, Protocol, cast
 from depslim.imports.contexts import ContextRules
 from depslim.imports.walk import WalkedFile, walk_project
 from depslim.knowledge import check_keys, load_data
-from depslim.model import Context, Location, PickledFile
+from depslim.model import Context, Location, PickledFile, SignalPatterns
 
 __all__ = [
     "Limits",
@@ -148,6 +148,15 @@ def _knowledge() -> _Knowledge:
         torch_legacy_pickles=int(pickle["torch_legacy_pickles"]),
         limits=Limits(**{name: int(data["limits"][name]) for name in limit_names}),
     )
+
+
+@cache
+def loader_patterns() -> SignalPatterns:
+    """What the scan must report to tell a model load of known origin from an unknown one:
+    the loading calls, and string literals that name model files (`[loaders]`)."""
+    data = load_data("model_files").get("loaders", {})
+    check_keys(data, required=("attributes", "string"), where=f"{_WHERE} [loaders]")
+    return SignalPatterns(attributes=frozenset(data["attributes"]), strings=(data["string"],))
 
 
 def candidate_suffixes() -> tuple[str, ...]:
