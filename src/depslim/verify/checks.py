@@ -26,7 +26,7 @@ from depslim.core import Analysis, follow_launches, pickled_modules
 from depslim.imports.entrypoints import command_start_modules
 from depslim.knowledge import load_data
 from depslim.mapping import STDLIB, Mapper
-from depslim.model import Context, Evidence, InstalledDistribution, Verdict
+from depslim.model import Context, Evidence, InstalledDistribution, ScanResult, Verdict
 from depslim.redact import redact
 
 _SHARED_LIBRARY = re.compile(r"(lib[\w.+-]*\.so(?:\.\d+)*): cannot open shared object file")
@@ -108,7 +108,7 @@ def command_needs(command: Sequence[str]) -> dict[str, str]:
 
 
 def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequence[InstalledDistribution],
-                root: Path | None = None) -> tuple[Planned, frozenset[str] | None]:
+                root: Path | None = None, workdir: str = "/") -> tuple[Planned, frozenset[str] | None]:
     """The checks for an image whose command is `command`, from the project's analysis against it.
 
     Returns the plan and the first-party modules the command reaches (None: unknown)."""
@@ -128,8 +128,9 @@ def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequenc
             m for m, rel in scan.module_files.items() if _runtime(rel))
         for module in modules:
             if module and not _skip_module(module):
-                imports.append(module)
-                why[f"import:{module}"] = Evidence(scan.module_files.get(module, ""), 0, "reached", module)
+                target = import_target(scan, module, workdir)
+                imports.append(target)
+                why[f"import:{target}"] = Evidence(scan.module_files.get(module, ""), 0, "reached", module)
     commands = list(command_needs(command))
     for name in commands:
         why[f"command:{name}"] = Evidence("image command", 0, "entrypoint", redact(" ".join(command))[:200])
@@ -161,6 +162,20 @@ def plan_checks(analysis: Analysis, command: Sequence[str], image_dists: Sequenc
                                                              f"{len(names)} names in its pickles")
     planned = Planned(tuple(imports[:MAX_CHECKS]), tuple(models[:MAX_CHECKS]), tuple(commands), why)
     return planned, reached
+
+
+def import_target(scan: ScanResult, module: str, workdir: str) -> str:
+    """How to import a module the way the image runs it: a file in a folder that is not a package and
+    imports its siblings (`streamlit run app/main.py` with `from components import x`) is a script —
+    its folder is sys.path[0] — so it is imported as `main@/app/app`; anything else by its dotted name."""
+    rel = scan.module_files.get(module, "")
+    folder, _, name = rel.rpartition("/")
+    files = set(scan.module_files.values())
+    if not folder or f"{folder}/__init__.py" in files or not name.endswith(".py"):
+        return module
+    siblings = any(f"{folder}/{ref.top_level}.py" in files or f"{folder}/{ref.top_level}/__init__.py" in files
+                   for ref in scan.imports if ref.location.path == rel)
+    return f"{name[:-3]}@{posixpath.join(workdir, folder)}" if siblings else module
 
 
 def _runtime(rel: str) -> bool:
@@ -232,7 +247,7 @@ def classify(raw: Mapping[str, Any], planned: Planned, ctx: FixContext) -> Check
     if kind in ("ImportError", "AttributeError") and check == "model":
         module = str(raw.get("at") or target).split(":")[0]
         mapped = ctx.mapper.map(module)
-        dist = mapped.distributions[0] if mapped.distributions else None
+        dist = mapped.distributions[0] if mapped.distributions and mapped.how != "ambiguous" else None
         fix = (f"pin {_requirement(ctx, dist)} (the version the model file was written with) in "
                f"{ctx.requirements_file}" if dist else "install the library the model file was written with")
         return CheckResult(check, target, False, True, kind, message, target, dist, fix, why, seconds)
@@ -240,7 +255,7 @@ def classify(raw: Mapping[str, Any], planned: Planned, ctx: FixContext) -> Check
 
 
 _MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'")
-_KNOWN = frozenset({"record", "top_level", "alias"})  # mappings that name a real distribution
+_KNOWN = frozenset({"record", "top_level", "alias", "index"})  # mappings that name a real distribution
 
 
 def _project_file(match: re.Match[str] | None, ctx: FixContext) -> str | None:

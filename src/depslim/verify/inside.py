@@ -27,6 +27,9 @@ try:
     # several targets are resolved in order, as an unpickler resolves a model file's names
     for target in sys.argv[1:]:
         module, _, attr = target.partition(":")
+        module, _, folder = module.partition("@")
+        if folder:  # a script's module: its folder is sys.path[0], as when it is run by path
+            sys.path.insert(0, folder)
         out["at"] = target
         obj = importlib.import_module(module)
         for part in [p for p in attr.split(".") if p]:

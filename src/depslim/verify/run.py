@@ -290,7 +290,8 @@ def verify(options: VerifyOptions, engine: Engine | None = None, progress: Progr
     analysis = _analyse(options, _engine_ref(ref), progress)
     image_dists = list(analysis.target.distributions())
     config = _config(analysis)
-    planned, _reached = plan_checks(analysis, _command(config), image_dists, project)
+    planned, _reached = plan_checks(analysis, _command(config), image_dists, project,
+                                    str(config.get("WorkingDir") or "/"))
     facts, python, run_as = _facts(engine, ref, analysis, options)
     notes: list[str] = []
     if facts.user in ("root", "0") or facts.user.startswith(("root:", "0:")):
