@@ -2,8 +2,10 @@
 
 Real resolvers (pip-compile, uv, pip) talk to it over HTTP exactly as they talk to PyPI:
 `/simple/` lists projects, `/simple/<name>/` lists files with `#sha256=` fragments and
-`/files/<file>` serves the bytes. Optional HTTP basic auth lets the credential tests prove
-that a secret from `${VAR}` reached the index but never the lock file.
+`/files/<file>` serves the bytes — honouring a single HTTP `Range` (`bytes=a-b`, `bytes=a-`,
+`bytes=-n`) with `206 Partial Content` as PyPI's file host does, so range readers are tested
+against the same protocol. Optional HTTP basic auth lets the credential tests prove that a
+secret from `${VAR}` reached the index but never the lock file.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote
@@ -37,6 +39,8 @@ class Index:
     root: Path
     server: ThreadingHTTPServer
     requests: list[str]
+    ranges: list[str | None] = field(default_factory=list)  # Range header of each /files/ request
+    sent: list[int] = field(default_factory=list)  # body bytes of each /files/ response
 
     @property
     def host(self) -> str:
@@ -46,7 +50,23 @@ class Index:
         return self.url.replace("http://", f"http://{user}:{password}@", 1)
 
 
-def _handler(root: Path, auth: tuple[str, str] | None, log: list[str]) -> type[BaseHTTPRequestHandler]:
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _byte_range(header: str | None, size: int) -> range | None:
+    """The bytes a `Range` header asks for; None for no (or an unparsable) range, an empty range
+    when it cannot be satisfied (416). One range only: range readers never ask for more."""
+    match = _RANGE.fullmatch(header.strip()) if header else None
+    if match is None or not (match.group(1) or match.group(2)):
+        return None
+    if not match.group(1):  # suffix: the last n bytes
+        return range(max(0, size - int(match.group(2))), size)
+    start = int(match.group(1))
+    return range(start, min(int(match.group(2)) + 1, size) if match.group(2) else size)
+
+
+def _handler(index: Index, auth: tuple[str, str] | None) -> type[BaseHTTPRequestHandler]:
+    root, log = index.root, index.requests
     expected = None
     if auth is not None:
         expected = "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
@@ -55,10 +75,14 @@ def _handler(root: Path, auth: tuple[str, str] | None, log: list[str]) -> type[B
         def log_message(self, format: str, *args: object) -> None:  # quiet test output
             return None
 
-        def _send(self, status: int, body: bytes, ctype: str = "text/html") -> None:
+        def _send(
+            self, status: int, body: bytes, ctype: str = "text/html", extra: dict[str, str] | None = None
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", ctype)
             self.send_header("Content-Length", str(len(body)))
+            for key, value in (extra or {}).items():
+                self.send_header(key, value)
             if status == 401:
                 self.send_header("WWW-Authenticate", 'Basic realm="test"')
             self.end_headers()
@@ -96,9 +120,28 @@ def _handler(root: Path, auth: tuple[str, str] | None, log: list[str]) -> type[B
                 return
             match = re.fullmatch(r"/files/([^/]+)", path)
             if match and (root / match.group(1)).is_file():
-                self._send(200, (root / match.group(1)).read_bytes(), "application/octet-stream")
+                self._send_file(root / match.group(1))
                 return
             self._send(404, b"not found")
+
+        def _send_file(self, path: Path) -> None:
+            data = path.read_bytes()
+            header = self.headers.get("Range")
+            index.ranges.append(header)
+            wanted = _byte_range(header, len(data))
+            octets = "application/octet-stream"
+            # counted before sending: the client may have read the body before this thread goes on
+            if wanted is None:
+                index.sent.append(len(data))
+                self._send(200, data, octets, {"Accept-Ranges": "bytes"})
+            elif not wanted:
+                index.sent.append(0)
+                self._send(416, b"", octets, {"Content-Range": f"bytes */{len(data)}"})
+            else:
+                index.sent.append(len(wanted))
+                self._send(206, data[wanted.start : wanted.stop], octets,
+                           {"Accept-Ranges": "bytes",
+                            "Content-Range": f"bytes {wanted.start}-{wanted.stop - 1}/{len(data)}"})
 
     return Handler
 
@@ -106,13 +149,14 @@ def _handler(root: Path, auth: tuple[str, str] | None, log: list[str]) -> type[B
 @contextmanager
 def serve_index(root: Path, auth: tuple[str, str] | None = None) -> Iterator[Index]:
     """Serve the wheels in `root` as a PEP 503 index until the context ends."""
-    log: list[str] = []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(root, auth, log))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    host, port = server.server_address[:2]
+    index = Index(url=f"http://{host!s}:{port}/simple", root=root, server=server, requests=[])
+    server.RequestHandlerClass = _handler(index, auth)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        host, port = server.server_address[:2]
-        yield Index(url=f"http://{host}:{port}/simple", root=root, server=server, requests=log)
+        yield index
     finally:
         server.shutdown()
         server.server_close()

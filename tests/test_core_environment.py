@@ -10,7 +10,7 @@ from helpers import build_wheel, make_venv, pip_install, site_packages
 
 from depslim.core import AnalyzeOptions, build_report
 from depslim.graph import build_graph
-from depslim.mapping import Mapper
+from depslim.mapping import Mapped, Mapper
 from depslim.model import (
     Context,
     DeclaredRequirement,
@@ -82,9 +82,11 @@ def test_mapping_uses_record_namespaces_and_stdlib(venv: Path) -> None:
     assert mapper.map("nsco.cloud.storage.blob").distributions == ("nsco-storage",)
     assert mapper.map("nsco.cloud.bigquery").distributions == ("nsco-bigquery",)
     assert mapper.map("json").how == "stdlib"
-    # Nothing installed provides sklearn: the alias table answers.
+    # Nothing installed provides sklearn: the generated import-name index answers; a name the index
+    # lacks comes from the hand-kept alias table.
     assert mapper.map("sklearn").distributions == ("scikit-learn",)
-    assert mapper.map("sklearn").how == "alias"
+    assert mapper.map("sklearn").how == "index"
+    assert mapper.map("MySQLdb") == Mapped(("mysqlclient",), "alias")
     # One module from two distributions: both are named.
     assert set(mapper.map("shared").distributions) == {"full-pkg", "skinny-pkg"}
 

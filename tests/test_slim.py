@@ -62,6 +62,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     build_wheel(wheels, "trainlib", "1.0", files={"trainlib/__init__.py": "FIT = 1\n"}, top_level=["trainlib"])
     # a real shared library that links OpenMP, as lightgbm's does: the OS must provide libgomp.so.1
     native = gcc_lib(tmp_path_factory.mktemp("native") / "_native.so", None, ["-lgomp"])
+    # the GUI build of OpenCV and its headless twin: the swap's two sides
+    gui = "cv2/__init__.py"
+    build_wheel(wheels, "opencv-python", "4.10.0.84", files={gui: "def imread(p):\n    return p\n" + "#" * 9000},
+                top_level=["cv2"])
+    build_wheel(wheels, "opencv-python-headless", "4.10.0.84", files={gui: "def imread(p):\n    return p\n"},
+                top_level=["cv2"])
     extension = "fastlib/_native.cpython-311-x86_64-linux-gnu.so"
     build_wheel(wheels, "fastlib", "1.0", files={"fastlib/__init__.py": "", extension: native.read_bytes()},
                 top_level=["fastlib"])
@@ -69,7 +75,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     built = tmp_path_factory.mktemp("slim-built")
     build_wheel(built, "nowheel", "1.0", files={"nowheel.py": "VALUE = 1\n"}, top_level=["nowheel"])
     venv = make_venv(tmp_path_factory.mktemp("slim-venv") / "venv")
-    pip_install(venv, wheels, "svc-web", "mlthing", "trainlib", "fastlib")
+    pip_install(venv, wheels, "svc-web", "mlthing", "trainlib", "fastlib", "opencv-python")
     pip_install(venv, built, "nowheel")  # as if compiled on the machine the environment came from
     # a real pickle of mlthing.model.Model, written the way the training job would write it
     sys.path.insert(0, str(next((venv.parent.parent / "lib").glob("python3*/site-packages"))))
@@ -243,3 +249,26 @@ def test_verify_without_an_engine_is_one_clear_line(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "--build-arg: expected KEY=VALUE" in bad.stderr
     neither = subprocess.run([sys.executable, "-m", "depslim", "verify", str(root)], capture_output=True, text=True)
     assert neither.returncode == 2 and "--image REF, or --build" in neither.stderr
+
+
+def test_apply_swaps_installs_the_lean_twin_in_the_image(tmp_path: Path, world: dict[str, object]) -> None:
+    """cv2 is used without any GUI call: `--apply-swaps` ships opencv-python-headless instead."""
+    index: Index = world["index"]  # type: ignore[assignment]
+    root = write_tree(tmp_path / "cv", {
+        "requirements.txt": f"--index-url {index.url}\nopencv-python==4.10.0.84\n",
+        "app/__init__.py": "",
+        "app/serve.py": "import cv2\n\nIMAGE = cv2.imread('x.png')\n",
+        "Dockerfile": 'FROM python:3.11\nCOPY . /app\nCMD ["python", "-m", "app.serve"]\n',
+    })
+    plain = _slim(root, world)
+    assert plain.returncode == 0, plain.stderr
+    assert "opencv-python==4.10.0.84" in (root / "requirements-slim.txt").read_text()
+    swapped = _slim(root, world, "--apply-swaps", "--force")
+    assert swapped.returncode == 0, swapped.stderr
+    requirements = (root / "requirements-slim.txt").read_text()
+    body = [ln for ln in requirements.splitlines() if ln and not ln.startswith("#")]
+    assert body[0] == f"--index-url {index.url}"
+    assert body[1].startswith("opencv-python-headless==4.10.0.84  # swapped from opencv-python")
+    lock = (root / "requirements-slim.lock.txt").read_text()
+    assert re.search(r"^opencv-python-headless==4.10.0.84 ", lock, re.M)
+    assert not re.search(r"^opencv-python==", lock, re.M)

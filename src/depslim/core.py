@@ -407,6 +407,7 @@ def _import_problems(
     Under `--scope serving` an import in code the served entrypoint never reaches is no problem of
     the image's: it is left out here as its package is left out of the image."""
     per_key: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
+    ambiguous: dict[str, tuple[str, ...]] = {}  # subject → the candidates it names (no one is picked)
     for ref, m in mapped.items():
         if m.how == "stdlib" or not m.distributions:
             continue
@@ -421,6 +422,9 @@ def _import_problems(
             continue
         present = [n for n in names if n in installed]
         subject = present[0] if present else names[0]
+        if not present and m.how == "ambiguous":
+            subject = " or ".join(names)
+            ambiguous[subject] = names
         if ref.optional:
             per_key[("optional", subject)].append(ev)
         elif not is_runtime_use(ref):
@@ -450,7 +454,13 @@ def _import_problems(
     for (code, name), evidence in sorted(per_key.items()):
         title, fix, severity = texts[code]
         by = ", ".join(sorted(graph.required_by.get(name, ())))
-        findings.append(_problem(code, name, title.format(n=name, by=by), fix.format(n=name), evidence, severity))
+        finding = _problem(code, name, title.format(n=name, by=by), fix.format(n=name), evidence, severity)
+        if name in ambiguous:
+            finding = dataclasses.replace(
+                finding, title=f"{finding.title} (ambiguous: each of them provides the imported module)",
+                fix=fix.format(n=f"the one of {', '.join(ambiguous[name])} the code means"),
+                data={"candidates": list(ambiguous[name])})
+        findings.append(finding)
     return findings
 
 

@@ -1,10 +1,28 @@
 """Import name → distribution(s), from the target's installed metadata first.
 
-Order of evidence, most to least reliable: RECORD of installed distributions (about half
-of modern wheels ship no top_level.txt, so RECORD is the primary source), top_level.txt,
-the packaged alias table (`data/aliases.toml`) for names nothing installed provides, and
-finally identity with a declared name. Namespace packages are resolved on the longest
-dotted prefix (`google.cloud.storage` → google-cloud-storage, not every `google.*`).
+Precedence, most to least reliable (the first source that knows the name decides; each `how`):
+
+1. `stdlib` — a module the running interpreter ships.
+2. `record` — RECORD of the installed distributions (about half of modern wheels ship no
+   top_level.txt, so RECORD is the primary source).
+3. `top_level` — top_level.txt of the installed distributions.
+4. For names nothing installed provides, longest dotted prefix first, and at each depth:
+   a. `alias` — the hand-kept table `data/aliases.toml`: overrides for the names the generated
+      index gets wrong, and names it lacks;
+   b. `index` — the generated table `data/import_names.json` (`scripts/gen_import_map.py` reads it
+      from wheels' file lists, top_level.txt and PEP 794 Import-Name metadata), loaded lazily,
+      only when a name gets this far, so start-up does not pay for it.
+   A namespace portion in the index (`google.cloud` for `google.cloud.foo`) ends the search: a
+   shallower name owns nothing below a namespace, so an alias for a bare namespace import
+   (`google`) does not catch the names under it.
+5. `identity` — the import name itself as a distribution name: a guess.
+
+Namespace packages are resolved on the longest dotted prefix (`google.cloud.storage` →
+google-cloud-storage, not every `google.*`). When several distributions provide a name (cv2:
+opencv-python and its headless/contrib variants; jwt: PyJWT and jwt) and exactly one of them is
+declared by the project, that one wins with its source's `how`; otherwise all are returned with
+`how="ambiguous"`, which is never `KNOWN_MAPPINGS`: nothing writes a requirement or a fix line
+naming a distribution picked from candidates.
 """
 
 from __future__ import annotations
@@ -14,15 +32,21 @@ import sys
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import cache
+from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from depslim.knowledge import load_data
+from depslim.errors import InputError
+from depslim.knowledge import check_keys, load_data, load_json_data
 from depslim.model import InstalledDistribution
 
 MAX_DEPTH = 3  # dotted depth indexed for namespace packages
 STDLIB = frozenset(sys.stdlib_module_names) | {"__future__"}
 _SKIP_SUFFIXES = (".dist-info", ".egg-info", ".data", ".pth", ".libs")
+# Mappings that name a real distribution (metadata or a table says it provides the module), as
+# opposed to a guess (`identity`) or a choice among candidates (`ambiguous`).
+KNOWN_MAPPINGS = frozenset({"record", "top_level", "alias", "index"})
 
 
 @dataclass(frozen=True)
@@ -30,7 +54,7 @@ class Mapped:
     """Which distributions provide an import, and how that was decided."""
 
     distributions: tuple[str, ...]
-    how: str  # record | top_level | alias | identity | stdlib | unresolved
+    how: str  # record | top_level | alias | index | ambiguous | identity | stdlib | unresolved
 
 
 def _module_parts(rel: str) -> tuple[str, ...] | None:
@@ -86,6 +110,62 @@ def top_level_index(dists: Sequence[InstalledDistribution]) -> dict[str, set[str
     return index
 
 
+@dataclass(frozen=True)
+class ImportIndex:
+    """The generated import-name table: dotted name → the distributions whose wheels provide it.
+
+    `names` holds one sorted tuple per name (two or more: ambiguous); `namespaces` the names several
+    wheels ship as a namespace portion (no `__init__`, under a namespace parent if any): they own
+    nothing, only the names below them do.
+    """
+
+    names: Mapping[str, tuple[str, ...]]
+    namespaces: frozenset[str]
+
+    def providers(self, dist: str) -> set[str]:
+        """Names `dist` provides, shallowest only (google-cloud-storage: `google.cloud.storage`)."""
+        mine = {name for name, dists in self.names.items() if dist in dists}
+        return {n for n in mine if not any(n.startswith(m + ".") for m in mine)}
+
+
+_INDEX_FILE = "depslim/data/import_names.json"
+_INDEX_KEYS = ("format", "names", "namespaces")
+_INDEX_OPTIONAL = ("about", "generated", "command", "sources", "stats", "dropped_top_level", "distributions",
+                   "sdist_only", "failed")
+
+
+def _index_entry(name: str, value: Any) -> tuple[str, ...]:
+    """One `names` value: a distribution name, or {"ambiguous": [two or more names]}."""
+    if isinstance(value, str) and value:
+        return (value,)
+    if isinstance(value, dict):
+        check_keys(value, required=("ambiguous",), where=f"{_INDEX_FILE}: names.{name}")
+        dists = value["ambiguous"]
+        if isinstance(dists, list) and len(dists) >= 2 and all(isinstance(d, str) and d for d in dists):
+            return tuple(sorted(dists))
+    raise InputError(_INDEX_FILE, f"names.{name}: expected a distribution name or {{\"ambiguous\": [2+ names]}}")
+
+
+@cache
+def import_index() -> ImportIndex:
+    """The generated table, parsed and validated on first use (a few ms for 10,000 distributions)."""
+    return parse_index(load_json_data("import_names"))
+
+
+def parse_index(doc: Mapping[str, Any]) -> ImportIndex:
+    """Validate a generated table (what `scripts/gen_import_map.py` writes) and index it."""
+    check_keys(doc, required=_INDEX_KEYS, optional=_INDEX_OPTIONAL, where=_INDEX_FILE)
+    if doc["format"] != 1:
+        raise InputError(_INDEX_FILE, f"unsupported format {doc['format']!r} (this depslim reads format 1)")
+    names, namespaces = doc["names"], doc["namespaces"]
+    if not isinstance(names, dict) or not isinstance(namespaces, list):
+        raise InputError(_INDEX_FILE, "names must be an object and namespaces a list")
+    return ImportIndex(
+        names={name: _index_entry(name, value) for name, value in names.items()},
+        namespaces=frozenset(str(n) for n in namespaces),
+    )
+
+
 class Mapper:
     """Maps imported module names to distribution names for one target."""
 
@@ -100,31 +180,51 @@ class Mapper:
         self._declared = {canonicalize_name(n) for n in declared}
 
     def map(self, module: str) -> Mapped:
-        """Longest-prefix match of `module` in installed metadata, then aliases, then identity."""
+        """Longest-prefix match of `module` in installed metadata, then aliases and the generated
+        index (depth by depth), then identity. See the module docstring for why this order."""
         parts = module.split(".")
         top = parts[0]
         if top in STDLIB:
             return Mapped((), "stdlib")
-        for depth in range(min(len(parts), MAX_DEPTH), 0, -1):
+        depths = range(min(len(parts), MAX_DEPTH), 0, -1)
+        for depth in depths:
             owners = self._record.get(".".join(parts[:depth]))
             if owners:
                 return Mapped(tuple(sorted(owners)), "record")
         owners = self._top_level.get(top)
         if owners:
             return Mapped(tuple(sorted(owners)), "top_level")
-        for depth in range(min(len(parts), MAX_DEPTH), 0, -1):
-            alias = self._aliases.get(".".join(parts[:depth]))
+        guess = top
+        for depth in depths:
+            name = ".".join(parts[:depth])
+            index = import_index()
+            if depth < len(parts) and name in index.namespaces:
+                # google.cloud.foo with no entry for google.cloud.foo: only its own distribution could
+                # provide it, and the conventional name (google-cloud-foo) is the best guess there is
+                guess = ".".join(parts[: depth + 1])
+                break
+            alias = self._aliases.get(name)
             if alias:
-                names = tuple(canonicalize_name(a) for a in alias)
-                declared = tuple(n for n in names if n in self._declared)
-                return Mapped(declared or names, "alias")
-        guess = canonicalize_name(top)
-        return Mapped((guess,), "identity")
+                return self._choose(alias, "alias")
+            dists = index.names.get(name)
+            if dists:
+                return self._choose(dists, "index")
+        return Mapped((canonicalize_name(guess),), "identity")
+
+    def _choose(self, names: Iterable[str], how: str) -> Mapped:
+        """One candidate → it; several → the one the project declares, else all of them, ambiguous."""
+        candidates = tuple(dict.fromkeys(canonicalize_name(n) for n in names))
+        declared = tuple(n for n in candidates if n in self._declared)
+        picked = declared or candidates
+        return Mapped(picked, how if len(picked) == 1 else "ambiguous")
 
     def modules_of(self, dist: str) -> set[str]:
-        """Top-level names a distribution provides (installed metadata, else the alias table)."""
+        """Top-level names a distribution provides (installed metadata, else the alias table, else
+        the generated index)."""
         found = {mod for mod, owners in self._record.items() if "." not in mod and dist in owners}
         found |= {mod for mod, owners in self._top_level.items() if dist in owners}
         if not found:
             found = {mod for mod, names in self._aliases.items() if dist in {canonicalize_name(n) for n in names}}
+        if not found:
+            found = import_index().providers(dist)
         return found or {dist.replace("-", "_")}

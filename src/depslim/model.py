@@ -382,7 +382,7 @@ class ImportReport:
 
     module: str
     distribution: str | None
-    mapping: str  # how: record | top_level | alias | identity | stdlib | first-party | unresolved
+    mapping: str  # how: record | top_level | alias | index | ambiguous | identity | stdlib | first-party | unresolved
     locations: tuple[Location, ...]
     contexts: tuple[str, ...]
 

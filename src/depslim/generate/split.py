@@ -35,6 +35,7 @@ from packaging.utils import canonicalize_name
 
 from depslim.errors import InputError
 from depslim.generate.stamp import stamp
+from depslim.mapping import KNOWN_MAPPINGS
 from depslim.model import (
     DeclaredRequirement,
     DeclaredSet,
@@ -49,8 +50,9 @@ from depslim.units import human_bytes as format_bytes
 
 # Import problems whose distribution goes into base anyway: the runtime imports it.
 _UNDECLARED = ("transitive", "undeclared", "missing", "undeclared-implicit", "missing-implicit")
-# Import → distribution mappings that name a real distribution even when it is not installed.
-_KNOWN_MAPPINGS = frozenset({"alias", "record", "top_level"})
+# Import → distribution mappings that name a real distribution even when it is not installed
+# (never `identity`, a guess, nor `ambiguous`, a choice among candidates).
+_KNOWN_MAPPINGS = KNOWN_MAPPINGS
 
 # Which evidence explains a runtime line, best first.
 _RUNTIME_KINDS = ("import", "dynamic-import", "optional-import", "entrypoint", "notebook-import")
@@ -363,6 +365,11 @@ def plan_split(
         where = f"imported at {_where(ev)}" if ev else "imported by runtime code"
         if ev is not None and ev.kind == "implicit":
             where = f"implicit: {ev.detail} in {_where(ev)}" if ev.detail else f"implicit: {_where(ev)}"
+        candidates = finding.data.get("candidates")
+        if isinstance(candidates, list) and candidates:  # several provide the import: the project's to say which
+            notes.append(f"{' or '.join(str(c) for c in candidates)}: {where} but neither declared nor installed, and "
+                         f"the import is ambiguous (each of them provides it); declare the one the code means")
+            continue
         if finding.code == "transitive":
             via = ", ".join(dist.required_by) if dist and dist.required_by else "another package"
             reason = f"transitive: {where}, installed via {via} (not declared upstream)"
