@@ -185,21 +185,38 @@ def _run_checks(engine: Engine, ref: str, python: str, user: str, planned: Plann
     return records, problem
 
 
-def cold_start(engine: Engine, ref: str, python: str, user: str, command: Sequence[str], port: int | None,
-               entry_module: str, options: VerifyOptions) -> ColdStart:
-    """Container start until ready, `options.runs` times; the median is the figure."""
-    if not command:
-        return ColdStart("", error="the image has no command (CMD/ENTRYPOINT) to start")
-    if port is None and not entry_module:
-        return ColdStart("", error="neither a served port nor an entry module is known for the command")
-    mode = f"port {port}" if port else f"import {entry_module}"
-    spec = json.dumps({"mode": "start", "argv": list(command), "port": port, "module": entry_module,
-                       "timeout": options.timeout})
-    host: list[float] = []
-    inside: list[float] = []
-    error = ""
-    for _ in range(max(1, options.runs)):
-        with engine.created(ref, ["-c", probe_source(), spec], entrypoint=python, user=user,
+@dataclass
+class Starter:
+    """One image's start-up, prepared once and run `runs` times (interleaved with the other image's,
+    so both see the same machine load: a before/after must not measure the noise of the moment)."""
+
+    ref: str
+    python: str
+    user: str
+    command: tuple[str, ...]
+    port: int | None
+    entry: str
+    host: list[float] = field(default_factory=list)
+    inside: list[float] = field(default_factory=list)
+    error: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.python:
+            self.error = "no Python interpreter on the image's PATH"
+        elif not self.command:
+            self.error = "the image has no command (CMD/ENTRYPOINT) to start"
+        elif self.port is None and not self.entry:
+            self.error = "neither a served port nor an entry module is known for the command"
+
+    @property
+    def mode(self) -> str:
+        return f"port {self.port}" if self.port else (f"import {self.entry}" if self.entry else "")
+
+    def once(self, engine: Engine, options: VerifyOptions) -> None:
+        """One cold start: container start until the port accepts (or the entry module imports)."""
+        spec = json.dumps({"mode": "start", "argv": list(self.command), "port": self.port, "module": self.entry,
+                           "timeout": options.timeout})
+        with engine.created(self.ref, ["-c", probe_source(), spec], entrypoint=self.python, user=self.user,
                             limits=options.limits) as name:
             line, seconds = engine.start_attached(name, options.timeout + 30)
         try:
@@ -207,16 +224,25 @@ def cold_start(engine: Engine, ref: str, python: str, user: str, command: Sequen
         except json.JSONDecodeError:
             record = {}
         if record.get("ready"):
-            host.append(round(seconds, 4))
+            self.host.append(round(seconds, 4))
             if isinstance(record.get("seconds"), (int, float)):
-                inside.append(float(record["seconds"]))
+                self.inside.append(float(record["seconds"]))
         else:
-            error = redact(f"{record.get('type') or 'no answer'}: {record.get('message') or line or 'no output'}")
-            break
-    return ColdStart(mode, tuple(host), tuple(inside), error)
+            self.error = redact(f"{record.get('type') or 'no answer'}: {record.get('message') or line or 'no output'}")
+
+    def result(self) -> ColdStart:
+        return ColdStart(self.mode, tuple(self.host), tuple(self.inside), self.error)
 
 
-def _facts(engine: Engine, ref: str, analysis: Analysis, options: VerifyOptions) -> tuple[ImageFacts, str, str]:
+def run_starts(engine: Engine, starters: Sequence[Starter], options: VerifyOptions) -> None:
+    """`options.runs` cold starts of each image, alternating between them."""
+    for _ in range(max(1, options.runs)):
+        for starter in starters:
+            if not starter.error:
+                starter.once(engine, options)
+
+
+def _facts(ref: str, analysis: Analysis) -> tuple[ImageFacts, Starter]:
     config = _config(analysis)
     command = _command(config)
     python = find_python(analysis)
@@ -228,10 +254,9 @@ def _facts(engine: Engine, ref: str, analysis: Analysis, options: VerifyOptions)
 
         start = sorted(command_start_modules(command, analysis.scan.module_files), key=lambda m: (-m.count("."), m))
         entry = start[0] if start else ""
-    started = cold_start(engine, ref, python, run_as, command, _port(command, config), entry, options) \
-        if python else ColdStart("", error="no Python interpreter on the image's PATH")
     size = analysis.report.target.totals.get("image_bytes")
-    return ImageFacts(ref, size, user or "root", python, command, started), python, run_as
+    starter = Starter(ref, python, run_as, command, _port(command, config), entry)
+    return ImageFacts(ref, size, user or "root", python, command), starter
 
 
 def _analyse(options: VerifyOptions, ref: str, progress: Progress) -> Analysis:
@@ -292,16 +317,23 @@ def verify(options: VerifyOptions, engine: Engine | None = None, progress: Progr
     config = _config(analysis)
     planned, _reached = plan_checks(analysis, _command(config), image_dists, project,
                                     str(config.get("WorkingDir") or "/"))
-    facts, python, run_as = _facts(engine, ref, analysis, options)
+    facts, starter = _facts(ref, analysis)
+    python, run_as = facts.python, starter.user
     notes: list[str] = []
     if facts.user in ("root", "0") or facts.user.startswith(("root:", "0:")):
         notes.append(f"{ref} runs as root; the checks ran as {UNPRIVILEGED}")
     baseline_facts = audit = None
     baseline_analysis: Analysis | None = None
+    starters = [starter]
     if options.baseline:
         baseline_analysis = _analyse(options, _engine_ref(options.baseline), progress)
-        baseline_facts = _facts(engine, options.baseline, baseline_analysis, options)[0]
+        baseline_facts, baseline_starter = _facts(options.baseline, baseline_analysis)
+        starters.append(baseline_starter)
         audit = audit_table(baseline_analysis.report.findings, baseline_analysis.report.target)
+    run_starts(engine, starters, options)
+    facts = dataclasses.replace(facts, cold_start=starter.result())
+    if baseline_facts is not None:
+        baseline_facts = dataclasses.replace(baseline_facts, cold_start=starters[1].result())
     results: list[CheckResult] = []
     if not python:
         results.append(CheckResult("start", "python", False, True, "NoPython",
