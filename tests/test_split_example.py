@@ -65,3 +65,14 @@ def test_apply_swaps_from_config_is_honoured(project: Path) -> None:
 def test_to_pyproject_refuses_dynamic_dependencies(project: Path) -> None:
     code, out = _run(str(project), "--to", "pyproject")
     assert code == 2 and "dynamic" in out
+
+
+def test_a_swap_never_puts_a_dev_only_package_back_into_the_base(project: Path) -> None:
+    """opencv-python is only used by a notebook: its headless twin replaces it in the dev file."""
+    code, out = _run(str(project), "--apply-swaps")
+    assert code == 0, out
+    base = (project / "requirements-base.txt").read_text()
+    dev = (project / "requirements-dev.txt").read_text()
+    assert not [ln for ln in base.splitlines() if ln.startswith("opencv")]
+    assert any(ln.startswith("opencv-python-headless") and "swapped from opencv-python" in ln
+               for ln in dev.splitlines())

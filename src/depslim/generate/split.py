@@ -47,6 +47,7 @@ from depslim.model import (
     Verdict,
 )
 from depslim.units import human_bytes as format_bytes
+from depslim.verdicts import is_kept
 
 # Import problems whose distribution goes into base anyway: the runtime imports it.
 _UNDECLARED = ("transitive", "undeclared", "missing", "undeclared-implicit", "missing-implicit")
@@ -232,6 +233,16 @@ def _from_rule(finding: Finding) -> bool:
     return any(e.kind == "implicit" and "pickled in" not in e.detail for e in finding.evidence)
 
 
+def _swap_destination(verdict: Verdict | None, scope: Scope, dev_declared: bool) -> str | None:
+    """Where a swapped package's twin goes: where the package itself would have gone (base for what
+    ships, dev for a dev-only one); None when it is cut anyway, so the swap does not apply."""
+    if dev_declared or verdict in (Verdict.DEV_ONLY, Verdict.TYPING_ONLY):
+        return "dev"
+    if verdict is None or is_kept(verdict, scope):
+        return "base"
+    return None
+
+
 def _is_local_path(req: DeclaredRequirement) -> bool:
     """`-e .`, `.`, `./pkg`, `file:` URLs: code of the project's tree, not an index package."""
     text = (req.url or req.requirement).strip()
@@ -283,6 +294,7 @@ def plan_split(
     """Compute base/dev lines and the cut list, and render the three stamped texts."""
     named, unnamed = _group(declared)
     swapped = {swap_from(f): f for f in swaps}
+    swap_into: dict[str, str] = {}  # swapped name -> "base" | "dev": where its twin goes
     base: dict[str, Line] = {}
     dev: dict[str, Line] = {}
     cuts: list[Cut] = []
@@ -293,13 +305,15 @@ def plan_split(
         text = _requirement_text(reqs, dist)
         label = text.split(" ;", 1)[0]
         dev_declared = all(r.dev for r in reqs)
-        if name in swapped:
+        verdict = dist.verdict if dist is not None else None
+        destination = _swap_destination(verdict, report.scope, dev_declared) if name in swapped else None
+        if destination is not None:
             finding = swapped[name]
+            swap_into[name] = destination
             cuts.append(Cut(name, dist.version if dist else None, "swapped", finding.title or finding.id,
                             finding.savings_bytes, finding.estimate, finding.evidence,
                             ", ".join(_swap_to(finding)), label))
             continue
-        verdict = dist.verdict if dist is not None else None
         if verdict is Verdict.RUNTIME:
             base[name] = Line(name, text, runtime_reason(dist))  # type: ignore[arg-type]
         elif verdict is Verdict.IMPLICIT:
@@ -345,15 +359,19 @@ def plan_split(
 
     for finding in swaps:
         gone = swap_from(finding)
+        if gone not in swap_into:  # what it replaces is cut anyway: a lean twin must not bring it back
+            continue
         saving = (f" ({format_bytes(-finding.savings_bytes, estimate=finding.estimate)})"
                   if finding.savings_bytes is not None else "")
+        into = base if swap_into[gone] == "base" else dev
         for to in _swap_to(finding):
             try:
                 to_name = canonicalize_name(Requirement(to).name)
             except InvalidRequirement as exc:
                 raise InputError(f"swap {finding.id}", f"invalid replacement {to!r}: {exc}") from None
-            dev.pop(to_name, None)
-            base.setdefault(to_name, Line(to_name, to, f"swapped from {gone}{saving}"))
+            if into is base:
+                dev.pop(to_name, None)
+            into.setdefault(to_name, Line(to_name, to, f"swapped from {gone}{saving}"))
 
     known = {i.distribution for i in report.imports if i.distribution and i.mapping in _KNOWN_MAPPINGS}
     for finding in sorted((f for f in report.findings if f.code in _UNDECLARED), key=lambda f: f.id):
