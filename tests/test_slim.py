@@ -56,7 +56,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     """Wheels on an index, a venv that has them installed, and a project using them."""
     wheels = tmp_path_factory.mktemp("slim-index")
     build_wheel(wheels, "svc-web", "1.0", files={"svcweb/__init__.py": "def serve():\n    return 1\n"},
-                top_level=["svcweb"])
+                top_level=["svcweb"], requires=["shared>=1"])
+    build_wheel(wheels, "shared", "1.0")  # the image has 1.0; the index also offers 2.0
+    build_wheel(wheels, "shared", "2.0")
     build_wheel(wheels, "mlthing", "2.0", files={"mlthing/__init__.py": "", "mlthing/model.py": MODEL_CLASS},
                 top_level=["mlthing"])
     build_wheel(wheels, "trainlib", "1.0", files={"trainlib/__init__.py": "FIT = 1\n"}, top_level=["trainlib"])
@@ -75,7 +77,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object
     built = tmp_path_factory.mktemp("slim-built")
     build_wheel(built, "nowheel", "1.0", files={"nowheel.py": "VALUE = 1\n"}, top_level=["nowheel"])
     venv = make_venv(tmp_path_factory.mktemp("slim-venv") / "venv")
-    pip_install(venv, wheels, "svc-web", "mlthing", "trainlib", "fastlib", "opencv-python")
+    pip_install(venv, wheels, "shared==1.0", "svc-web", "mlthing", "trainlib", "fastlib", "opencv-python")
     pip_install(venv, built, "nowheel")  # as if compiled on the machine the environment came from
     # a real pickle of mlthing.model.Model, written the way the training job would write it
     sys.path.insert(0, str(next((venv.parent.parent / "lib").glob("python3*/site-packages"))))
@@ -133,7 +135,9 @@ def test_slim_plans_the_image_from_the_evidence(tmp_path: Path, world: dict[str,
     assert "pickled in models/m.pkl" in next(ln for ln in body if ln.startswith("mlthing"))
     assert "trainlib" in requirements and "unreachable" in requirements  # the training job's, cut
     lock = (root / "requirements-slim.lock.txt").read_text()
-    assert set(re.findall(r"^([a-z-]+)==", lock, re.M)) == {"fastlib", "mlthing", "nowheel", "svc-web"}
+    assert set(re.findall(r"^([a-z-]+)==", lock, re.M)) == {"fastlib", "mlthing", "nowheel", "svc-web", "shared"}
+    # a dependency keeps the version the environment it replaces had, though the index has a newer one
+    assert re.search(r"^shared==1\.0 ", lock, re.M)
     dockerfile = (root / "Dockerfile.depslim").read_text()
     builder, final = dockerfile.split("\nFROM python:3.11-slim-bookworm\n")
     # nowheel has only an sdist on the index: the builder compiles it, the final stage has no compiler

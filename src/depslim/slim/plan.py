@@ -17,7 +17,7 @@ writes into the project (the lock runs in a private temporary folder) and never 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,15 +104,17 @@ def _lock_backend(options: SlimOptions, python: str, platform: str) -> str:
 
 
 def _lock(options: SlimOptions, split: SplitResult, output: Path, python: str, platform: str,
-          progress: Progress) -> LockResult:
+          progress: Progress, preferred: Sequence[str] = ()) -> LockResult:
     """Lock requirements-slim.txt in a private folder (nothing in the project is touched), with
-    the previous lock's pins as preferences so a rerun on the same inputs changes nothing."""
+    the previous lock's pins as preferences so a rerun on the same inputs changes nothing, and on a
+    first run the current target's versions: the slim image keeps the versions the image it replaces
+    ran with (a swap's twin does not drag shared dependencies to new releases)."""
     with tempfile.TemporaryDirectory(prefix="depslim-slim-") as tmp:
         source = Path(tmp) / REQUIREMENTS
         source.write_text(split.base_text, encoding="utf-8")
         lock_options = LockOptions(backend=_lock_backend(options, python, platform), python_version=python,
                                    platform=platform, env=options.lock_env)
-        result = compute_lock(source, output, lock_options, progress)
+        result = compute_lock(source, output, lock_options, progress, preferred=preferred)
     return result
 
 
@@ -199,7 +201,8 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
                          hint="check the entrypoint (Dockerfile CMD) or pass --scope all")
     python = _python_xy(report.target.python_version or running_python())
     platform = report.target.platform or running_platform()
-    lock = _lock(options, split, out_dir / LOCK, python, platform, progress)
+    preferred = [f"{d.name}=={d.version}" for d in analysis.target.distributions()]
+    lock = _lock(options, split, out_dir / LOCK, python, platform, progress, preferred)
     wheels = check_wheels(lock.pins, lock.text, python, platform, options.lock_env, enabled=options.check_index)
     shipped = {p.name for p in lock.pins}
     base = choose_base(python, _gpu_use(analysis, reach), _cuda_builds(analysis, shipped), options.base)
