@@ -112,6 +112,10 @@ def render_explanation(plan: SlimPlan) -> str:
     out.append(f"| **total** | **{human_bytes(total, estimate=est)}** | | |")
     if plan.notes:
         out += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in plan.notes]
+    if report.warnings:
+        out += ["", "## Warnings from the analysis", ""] + [f"- {_cell(w)}" for w in report.warnings[:50]]
+        if len(report.warnings) > 50:
+            out.append(f"- … and {len(report.warnings) - 50} more (`depslim analyze --scope {scope}`)")
     out += ["", "## Prove it", "", "```bash",
             "depslim verify . --build                       # builds Dockerfile.depslim, imports every served module",
             "depslim verify . --build --baseline <current>  # plus before/after bytes, cold start, the audit table",
