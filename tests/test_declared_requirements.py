@@ -249,12 +249,14 @@ def test_compiled_file_alone_still_declares(tmp_path: Path) -> None:
     assert [(r.name, r.constraint) for r in declared.requirements] == [("rich", False)]
 
 
-def test_editable_project_itself_is_not_a_dependency(tmp_path: Path) -> None:
+def test_editable_project_itself_is_kept_unnamed(tmp_path: Path) -> None:
+    """`-e .` declares no dependency to judge (no name, no verdict), but the line stays: installing the
+    project is how a src-layout app's own package becomes importable in the rebuilt image."""
     write(tmp_path / "pyproject.toml", '[project]\nname = "me"\n')
     write(tmp_path / "requirements-dev.txt", "-e .\npytest\n")
     declared, warnings = read_declared_with_warnings(tmp_path)
-    assert [r.name for r in declared.requirements] == ["pytest"]
-    assert warnings == ["requirements-dev.txt:1: '.' is the project itself; not a dependency"]
+    assert [(r.name, r.editable, r.url) for r in declared.requirements] == [(None, True, "."), ("pytest", False, None)]
+    assert warnings == []
 
 
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-8-sig", "utf-32"])

@@ -76,3 +76,19 @@ def test_a_swap_never_puts_a_dev_only_package_back_into_the_base(project: Path) 
     assert not [ln for ln in base.splitlines() if ln.startswith("opencv")]
     assert any(ln.startswith("opencv-python-headless") and "swapped from opencv-python" in ln
                for ln in dev.splitlines())
+
+
+def test_the_project_itself_stays_installable(tmp_path: Path) -> None:
+    """A src-layout app whose CMD runs its own package: `-e .` stays in requirements-base.txt."""
+    root = tmp_path / "app"
+    (root / "src" / "app").mkdir(parents=True)
+    (root / "src" / "app" / "__init__.py").write_text("import click\n")
+    (root / "src" / "app" / "__main__.py").write_text("from app import click\n")
+    (root / "pyproject.toml").write_text('[project]\nname = "app"\nversion = "1"\n')
+    (root / "requirements.txt").write_text("-e .\nclick\n")
+    (root / "Dockerfile").write_text('FROM python:3.11\nCMD ["python", "-m", "app"]\n')
+    code, out = _run(str(root))
+    assert code == 0, out
+    lines = [ln for ln in (root / "requirements-base.txt").read_text().splitlines() if ln and ln[0] != "#"]
+    assert "-e .  # declared: requirements.txt:1" in lines
+    assert any(ln.startswith("click==") for ln in lines)

@@ -9,9 +9,10 @@ is a requirement, marker, extra or name is then parsed by `packaging`; nothing h
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import shlex
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
@@ -28,7 +29,7 @@ from packaging.utils import (
 )
 
 from depslim.declared.base import Collector, declared_from, parse_requirement
-from depslim.declared.classify import is_dev_file
+from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.localmeta import local_project_name
 from depslim.errors import InputError
 from depslim.fsio import decode_text
@@ -196,6 +197,8 @@ class RequirementsReader:
         if constraint:
             self.constraint_files.add(rel)
         file_dev = is_dev_file(rel) if dev is None else dev
+        if group is None and not constraint and not file_dev and is_optional_file(rel, text):
+            group = f"optional:{rel}"  # an opt-in feature's file: declared, not the runtime base
         state = _File(
             path=path,
             rel=rel,
@@ -204,8 +207,21 @@ class RequirementsReader:
             group="main" if constraint else (group or ("dev" if file_dev else "main")),
             source=self.source,
         )
-        for number, line in logical_lines(text):
-            self._line(state, number, line, (*stack, rel))
+        for number, logical in logical_lines(text):
+            self._line(state, number, logical, (*stack, rel))
+
+    def read_lines(
+        self, path: Path, lines: Sequence[tuple[int, str]], *, group: str, dev: bool, source: str
+    ) -> None:
+        """Requirement lines held in another file, each with its line there: an environment.yml's
+        `pip:` list, which conda hands to pip as a requirements file (options and `-r` includes,
+        relative to that file, work as in one). `source` names these lines' origin; a file they
+        include is a requirements file like any other."""
+        rel = self.collector.rel(path)
+        state = _File(path=path, rel=rel, constraint=False, dev=dev, group=group, source=source)
+        for number, text in lines:
+            for _, line in logical_lines(text):
+                self._line(state, number, line, (rel,))
 
     def _line(self, f: _File, number: int, line: str, stack: tuple[str, ...]) -> None:
         req_text, option_text = _split_args_options(line)
@@ -257,14 +273,13 @@ class RequirementsReader:
         self.read(path, constraint=constraint, stack=stack, included_from=(f.rel, number))
 
     def _add(self, f: _File, number: int, req: DeclaredRequirement) -> None:
-        """Record a requirement, except the project itself (`-e .`): that installs, it does not declare."""
+        """Record a requirement. The project itself (`-e .`) is kept unnamed: it declares no dependency
+        to judge, but installing it is how a src-layout app's own package becomes importable, so the
+        runtime file must keep the line (`split`; `slim` copies the code instead)."""
         if req.url and not urlsplit(req.url).scheme:
             target = (f.path.parent / req.url).resolve()
-            if target == self.collector.root.resolve():
-                self.collector.warnings.append(
-                    f"{f.rel}:{number}: {req.requirement!r} is the project itself; not a dependency"
-                )
-                return
+            if target == self.collector.root.resolve() and req.name is not None:
+                req = dataclasses.replace(req, name=None)
         self.collector.add(req)
 
     def _requirement(self, f: _File, number: int, text: str, *, editable: bool) -> DeclaredRequirement:
