@@ -319,10 +319,14 @@ def find_uv() -> str:
 
 
 def backend_command(backend: str, input_name: str, out: Path, python: str, plat: str) -> list[str]:
-    """The real resolver command line; output goes to a private temporary file."""
+    """The real resolver command line; output goes to a private temporary file.
+
+    Extras stay on the pins (`pandas[parquet]==3.1.1`): pip before 23.3 rejects, under
+    --require-hashes, a dependency asking for a package with extras (`pandas[parquet]>=1.3`) unless the
+    lock pins it with those extras — a slim image build failed on exactly that."""
     if backend == "uv":
         return [
-            find_uv(), "pip", "compile", "--quiet", "--generate-hashes",
+            find_uv(), "pip", "compile", "--quiet", "--generate-hashes", "--no-strip-extras",
             "--python-version", python, "--python-platform", uv_platform(plat),
             "--no-header", "--annotation-style", "line", "--custom-compile-command", COMPILE_COMMAND,
             "--output-file", str(out), input_name,
@@ -330,7 +334,7 @@ def backend_command(backend: str, input_name: str, out: Path, python: str, plat:
     return [
         # not --quiet: pip's retry warnings are how an unreachable index shows up in stderr
         sys.executable, "-m", "piptools", "compile", "--generate-hashes", "--allow-unsafe",
-        "--strip-extras", "--no-header", "--annotation-style", "line",
+        "--no-strip-extras", "--no-header", "--annotation-style", "line",
         "--no-emit-index-url", "--no-emit-trusted-host", "--no-emit-find-links",
         "--output-file", str(out), input_name,
     ]
