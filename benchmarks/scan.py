@@ -24,10 +24,16 @@ starts a 2-process pool, each process counted on its own). It also checks that t
 scanner gives exactly the whole-file parse's imports and signals on every file of the tree.
 
     python benchmarks/scan.py            # results: benchmarks/results/scan.md  (needs PyPI once)
+    python benchmarks/scan.py --quick    # the scanner alone, in this process: seconds, writes nothing
+
+`--quick` times this checkout's fragment scanner over the same tree (CPU seconds, median of
+`--rounds`), once the whole-file parse, and checks the two agree: the figure to compare before and
+after a scanner change, without the venv, deptry or the results file.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -162,7 +168,38 @@ def equivalence(tree: Path) -> tuple[int, int, int]:
     return len(files), differ, imports
 
 
+def quick(tree: Path, rounds: int) -> None:
+    """The fragment scanner alone over every file of the tree, in this process (CPU seconds)."""
+    from depslim.core import extra_signal_patterns
+    from depslim.implicit import merge_patterns, signal_patterns
+    from depslim.imports.scan import compile_patterns, scan_bytes
+
+    patterns = compile_patterns(merge_patterns(signal_patterns(), extra_signal_patterns()))
+    data = [path.read_bytes() for path in sorted(tree.rglob("*.py"))]
+    times = []
+    for _ in range(rounds):
+        start = time.process_time()
+        for item in data:
+            scan_bytes(item, patterns)
+        times.append(time.process_time() - start)
+    start = time.process_time()
+    full = [scan_bytes(item, patterns, full=True) for item in data]
+    full_time = time.process_time() - start
+    differ = sum(scan_bytes(item, patterns) != reference for item, reference in zip(data, full, strict=True))
+    size = sum(len(item) for item in data) / 1e6
+    print(f"{len(data)} files, {size:.1f} MB: fragment scan median {statistics.median(times):.3f} CPU-s "
+          f"(min {min(times):.3f}, {rounds} rounds); whole-file parse {full_time:.3f} CPU-s; "
+          f"{differ} files differ")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="time the scanner alone in this process; write nothing")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of --quick (default 7)")
+    args = parser.parse_args()
+    if args.quick:
+        quick(fetch_sdist(), args.rounds)
+        return
     tree = fetch_sdist()
     files = list(tree.rglob("*.py"))
     size_mb = sum(f.stat().st_size for f in files) / 1e6

@@ -395,6 +395,71 @@ def test_suppress_import_error_is_optional(tmp_path: Path) -> None:
     assert flags(one(result, "fast_thing")) == {"optional"}
 
 
+def _guarded(handlers: str, indent: str = "") -> str:
+    body = f"{indent}try:\n{indent}    import fast_thing\n"
+    return body + textwrap.indent(textwrap.dedent(handlers).strip("\n") + "\n", indent)
+
+
+RERAISING = [
+    "except ImportError:\n    raise\n",
+    "except ImportError as exc:\n    raise ImportError('pip install fast_thing') from exc\n",
+    "except ModuleNotFoundError:\n    raise RuntimeError('fast_thing is required')\n",
+    "except (ImportError, ValueError):\n    sys.exit('install fast_thing')\n",
+    "except ImportError:\n    logger.error('fast_thing is missing')\n    raise SystemExit(1)\n",
+    "except ImportError:\n    os._exit(2)\n",
+    "except ValueError:\n    pass\nexcept ImportError:\n    exit(1)\n",
+    # a missing module meets the first handler that catches it: this one re-raises
+    "except ModuleNotFoundError:\n    raise\nexcept ImportError:\n    fast_thing = None\n",
+]
+FALLING_BACK = [
+    "except ImportError:\n    pass\n",
+    "except ImportError:\n    fast_thing = None\n",
+    "except ModuleNotFoundError:\n    import slow_thing as fast_thing\n",
+    "except ImportError:\n    warnings.warn('using the slow path')\n",
+    "except ImportError:\n    if strict:\n        raise\n    fast_thing = None\n",  # raises only sometimes
+    "except ImportError:\n    fast_thing = None\nexcept ModuleNotFoundError:\n    raise\n",  # never reached
+]
+
+
+@pytest.mark.parametrize("handlers", RERAISING)
+def test_import_error_handler_that_reraises_makes_a_hard_import(tmp_path: Path, handlers: str) -> None:
+    """A handler that re-raises (whatever it raises) or exits only words the failure better: the
+    import is a hard need, a normal runtime import, not an optional one."""
+    source = "import sys\n" + _guarded(handlers)
+    result = scan_project(write(tmp_path, {"m.py": source}))
+    assert flags(one(result, "fast_thing")) == set()
+    patterns = compile_patterns(SignalPatterns())
+    assert scan_bytes(source.encode(), patterns) == scan_bytes(source.encode(), patterns, full=True)
+
+
+@pytest.mark.parametrize("handlers", FALLING_BACK)
+def test_import_error_handler_that_falls_back_stays_optional(tmp_path: Path, handlers: str) -> None:
+    source = "import sys\n" + _guarded(handlers)
+    result = scan_project(write(tmp_path, {"m.py": source}))
+    assert flags(one(result, "fast_thing")) == {"optional"}
+    patterns = compile_patterns(SignalPatterns())
+    assert scan_bytes(source.encode(), patterns) == scan_bytes(source.encode(), patterns, full=True)
+
+
+def test_import_error_handler_returning_in_a_function_falls_back(tmp_path: Path) -> None:
+    source = "def load():\n" + _guarded("except ImportError:\n    return None\n    raise\n", "    ")
+    source += "    return fast_thing\n"
+    result = scan_project(write(tmp_path, {"m.py": source}))
+    assert flags(one(result, "fast_thing")) == {"optional", "deferred"}
+
+
+def test_reraising_handler_of_a_big_try_is_read_by_the_fast_path(tmp_path: Path) -> None:
+    """A `try` over the hollowing threshold: its handler holds no import, yet it decides the flag,
+    so the fast path keeps it whole."""
+    filler = "".join(f"    value_{i} = compute({i}, 'filler that makes the statement long')\n" for i in range(60))
+    source = "try:\n    import fast_thing\n" + filler + "except ImportError as exc:\n" + filler
+    source += "    raise RuntimeError('install fast_thing') from exc\n"
+    patterns = compile_patterns(SignalPatterns())
+    fast = scan_bytes(source.encode(), patterns)
+    assert fast == scan_bytes(source.encode(), patterns, full=True)
+    assert fast[0] == (("fast_thing", 0, 2, 0, ()),)
+
+
 @pytest.mark.parametrize(
     "source",
     [

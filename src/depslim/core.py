@@ -464,6 +464,35 @@ def _import_problems(
     return findings
 
 
+def _notebook_installs(
+    scan_result: ScanResult | None, declared: Mapping[str, list[DeclaredRequirement]]
+) -> list[Finding]:
+    """`!pip install X` / `%pip install X` in notebooks: one info finding per package, every install
+    line as evidence, saying whether X is declared. A notebook that installs its own packages runs
+    in an environment the declarations do not describe: what it needs is declared nowhere, or twice."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+
+    per_name: dict[str, list[Evidence]] = defaultdict(list)
+    for install in scan_result.notebook_installs if scan_result else ():
+        name: str
+        try:
+            name = canonicalize_name(Requirement(install.requirement).name)
+        except InvalidRequirement:
+            name = install.requirement  # a URL or a path: no name to look up
+        where, detail = install.location, f"pip install {install.requirement}"
+        per_name[name].append(Evidence(where.path, where.line, "notebook-install", detail))
+    findings = []
+    for name, evidence in sorted(per_name.items()):
+        at = ", ".join(sorted({str(r.location) for r in declared.get(name, ())}))
+        title = (f"{name} is installed by a notebook (pip install) and declared at {at}" if at
+                 else f"{name} is installed by a notebook (pip install) but declared nowhere")
+        fix = ("drop the install line: the declaration installs it" if at
+               else f"declare {name} (with the dev requirements if only notebooks use it)")
+        findings.append(_problem("notebook-install", name, title, fix, evidence, "info"))
+    return findings
+
+
 def _cut_findings(reports: Sequence[DistributionReport], scope: Scope) -> list[Finding]:
     """The cut list as findings: declared for runtime, but the code does not need it there."""
     findings = []
@@ -699,6 +728,7 @@ def build_report(
     if declared_set is not None:
         findings += _cut_findings(reports, reach.scope)
         findings += _import_problems(mapped, declared, installed, graph, reach)
+        findings += _notebook_installs(scan_result, declared)
         for name, evidence in implicit.items():
             if name in declared:
                 continue

@@ -45,11 +45,12 @@ class Scope(StrEnum):
 
 
 # Finding codes of import problems: what runtime code imports or needs against what is declared. The
-# summary counts these; the import-problems tables also list `optional` (informational).
+# summary counts these; the import-problems tables also list the informational `optional` and
+# `notebook-install` (a notebook's `!pip install X`, X declared or not).
 IMPORT_PROBLEM_CODES = frozenset(
     {"missing", "transitive", "undeclared", "misplaced-dev", "missing-implicit", "undeclared-implicit"}
 )
-IMPORT_FINDING_CODES = IMPORT_PROBLEM_CODES | {"optional"}
+IMPORT_FINDING_CODES = IMPORT_PROBLEM_CODES | {"optional", "notebook-install"}
 
 
 class Owner(StrEnum):
@@ -104,7 +105,7 @@ class ImportRef:
     module: str
     location: Location
     context: Context
-    optional: bool = False  # inside try/except ImportError (or ModuleNotFoundError)
+    optional: bool = False  # in try/except ImportError whose handler falls back (one that re-raises: a hard need)
     typing_only: bool = False  # under `if TYPE_CHECKING:`
     deferred: bool = False  # inside a function body
     dynamic: bool = False  # importlib.import_module("lit") / __import__("lit")

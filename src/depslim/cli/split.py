@@ -102,7 +102,9 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
             atomic_write(target, text, force=True)
         console.print(f"{'unchanged' if unchanged else 'wrote'} {escape(str(target))}")
     cut = [c for c in result.cuts if c.kind == "dropped"]
+    optional = len([c for c in result.cuts if c.kind == "optional"])
     console.print(f"{len(result.base)} runtime, {len(result.dev)} dev, {len(cut)} cut, "
-                  f"{len([c for c in result.cuts if c.kind == 'swapped'])} swapped")
+                  f"{len([c for c in result.cuts if c.kind == 'swapped'])} swapped"
+                  + (f", {optional} optional (left out)" if optional else ""))
     for note in result.notes:
         console.print(f"[dim]note:[/] {escape(note)}")

@@ -1,9 +1,10 @@
 """Declared dependencies from every format, each keeping its file and line.
 
 Formats: pip requirements files (`requirements*.txt`, `*.in`, with `-r`/`-c` chains and index
-options), pyproject.toml (PEP 621 dependencies and optional-dependencies, setuptools dynamic
-`{file = [...]}`, PEP 735 dependency groups, Poetry main/groups/legacy dev-dependencies, uv and
-pdm dev lists), setup.cfg, setup.py read statically with `ast` (never executed), and Pipfile.
+options; at the root and in sub-folders), pyproject.toml (PEP 621 dependencies and
+optional-dependencies, setuptools dynamic `{file = [...]}`, PEP 735 dependency groups, Poetry
+main/groups/legacy dev-dependencies, uv and pdm dev lists), setup.cfg, setup.py read statically
+with `ast` (never executed), Pipfile, pixi.toml and conda's environment.yml.
 
 All requirement, marker, version and name parsing goes through `packaging`.
 """
@@ -15,8 +16,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from depslim.declared.base import Collector
+from depslim.declared.conda import read_environment_yml
 from depslim.declared.detect import Source, detect_sources, explicit_sources
 from depslim.declared.pipfile import read_pipfile
+from depslim.declared.pixi import read_pixi
 from depslim.declared.pyproject import read_pyproject
 from depslim.declared.requirements import parse_requirements_file, read_requirements_into
 from depslim.declared.setup_cfg import read_setup_cfg
@@ -38,6 +41,8 @@ READERS: dict[str, Callable[[Collector, Path], None]] = {
     "setup.cfg": read_setup_cfg,
     "setup.py": read_setup_py,
     "pipfile": read_pipfile,
+    "pixi": read_pixi,
+    "conda": read_environment_yml,
 }
 
 
@@ -70,7 +75,7 @@ def read_declared_with_warnings(
             constraint_files |= read_requirements_into(collector, source.path, constraint=True)
         else:
             constraint_files |= read_requirements_into(collector, source.path)
-    collector.mark_constraint_files(constraint_files)
+    collector.mark_constraint_files(constraint_files | collector.constraint_files)
     return collector.result(), list(collector.warnings)
 
 

@@ -72,6 +72,9 @@ class Collector:
     extra_index_urls: list[str] = field(default_factory=list)
     find_links: list[str] = field(default_factory=list)
     trusted_hosts: list[str] = field(default_factory=list)
+    # Files a reader other than read_requirements_into used as `-c` constraints (an environment
+    # file's pip list): read_declared marks them with the rest.
+    constraint_files: set[str] = field(default_factory=set)
     # (file, line, constraint, text) already recorded: the first reader to claim a line wins, so
     # a dynamic reference (which knows the group) is read before plain auto-detection. The text is
     # part of the key because TOML arrays and setup.py lists hold several requirements per line.

@@ -1,4 +1,4 @@
-"""Dev or runtime: decided from the file name or group name, with the rule lists kept as data.
+"""Dev, optional or runtime: decided from the file name or group name, with the rule lists kept as data.
 
 The lists live in `depslim/data/dev_groups.toml` so a new naming habit is a data change.
 """
@@ -6,6 +6,7 @@ The lists live in `depslim/data/dev_groups.toml` so a new naming habit is a data
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import PurePosixPath
 
@@ -15,15 +16,18 @@ from depslim.knowledge import check_keys, load_data
 
 _DATA = "dev_groups"
 _TOKEN_SPLIT = re.compile(r"[/\-_.]+")
+_FIRST_WORD = re.compile(r"#\s*([A-Za-z]+)")
 
 
 @cache
 def _rules() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     data = load_data(_DATA)
     where = f"depslim/data/{_DATA}.toml"
-    check_keys(data, required=("files", "extras", "groups", "detect"), where=where)
-    check_keys(data["detect"], required=("globs", "compiled_markers"), where=f"{where} [detect]")
+    check_keys(data, required=("files", "extras", "groups", "detect", "optional_files"), where=where)
+    check_keys(data["detect"], required=("globs", "compiled_markers", "tree_names", "tree_folders", "tree_depth"),
+               where=f"{where} [detect]")
     check_keys(data["files"], required=("tokens",), where=f"{where} [files]")
+    check_keys(data["optional_files"], required=("tokens", "header_words"), where=f"{where} [optional_files]")
     check_keys(data["extras"], required=("names",), where=f"{where} [extras]")
     check_keys(data["groups"], required=("runtime",), where=f"{where} [groups]")
     return (
@@ -33,12 +37,27 @@ def _rules() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     )
 
 
+def _path_tokens(rel_path: str) -> set[str]:
+    path = PurePosixPath(rel_path.lower())
+    return set(_TOKEN_SPLIT.split((path.parent / path.stem).as_posix()))
+
+
 def is_dev_file(rel_path: str) -> bool:
     """`requirements-dev.txt`, `requirements/test.txt`, `docs/requirements.txt`, `base-dev.in` → dev."""
-    path = PurePosixPath(rel_path.lower())
-    text = (path.parent / path.stem).as_posix()
-    tokens = set(_TOKEN_SPLIT.split(text))
-    return bool(tokens & _rules()[0])
+    return bool(_path_tokens(rel_path) & _rules()[0])
+
+
+def is_optional_file(rel_path: str, text: str) -> bool:
+    """`requirements-optional.txt`, `requirements_additional.txt`, `requirements-extra-gpu.txt`, or a
+    file whose first line is a comment opening with "Optional"/"Additional"/"Extra": what it
+    declares is an opt-in feature, not the runtime base (the caller checks dev first)."""
+    _rules()  # validates the file's shape
+    optional = load_data(_DATA)["optional_files"]
+    if _path_tokens(rel_path) & {t.lower() for t in optional["tokens"]}:
+        return True
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    word = _FIRST_WORD.match(first)
+    return word is not None and word.group(1).lower() in {w.lower() for w in optional["header_words"]}
 
 
 def is_dev_extra(extra: str) -> bool:
@@ -53,7 +72,23 @@ def is_dev_group(group: str) -> bool:
 
 def detect_globs() -> tuple[str, ...]:
     """Globs (relative to the project root) of requirements files read by auto-detection."""
+    _rules()
     return tuple(load_data(_DATA)["detect"]["globs"])
+
+
+def tree_depth() -> int:
+    """How many folders below the root requirement files are looked for."""
+    _rules()
+    return int(load_data(_DATA)["detect"]["tree_depth"])
+
+
+def is_tree_requirements(rel_dir: str, name: str) -> bool:
+    """A requirement file in a sub-folder: `services/api/requirements.txt`, `app/requirements/prod.in`."""
+    detect = load_data(_DATA)["detect"]
+    if any(fnmatchcase(name, pattern) for pattern in detect["tree_names"]):
+        return True
+    folder = rel_dir.rpartition("/")[2]
+    return folder in detect["tree_folders"] and name.endswith((".txt", ".in"))
 
 
 def is_compiled(text: str) -> bool:

@@ -5,6 +5,11 @@ pyproject.toml is read first so that a requirements file it references through s
 then adds nothing. Resolver output (`requirements.txt` compiled from `requirements.in` or from
 pyproject) is read last and, when anything else declares, as constraints: its transitive pins are
 not the project's declarations.
+
+Requirement files are found at the root (`data/dev_groups.toml [detect] globs`) and in sub-folders
+to a bounded depth (`services/api/requirements.txt`), with the source walk's exclusions: nothing
+in a virtualenv, a vendored tree (`__pypackages__`, `site-packages`, `node_modules`) or a
+.gitignore'd folder. A file depslim generated is never one of them.
 """
 
 from __future__ import annotations
@@ -12,32 +17,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from depslim.declared.classify import detect_globs, is_compiled
+from depslim.declared.classify import detect_globs, is_compiled, is_tree_requirements, tree_depth
 from depslim.errors import InputError
 from depslim.fsio import decode_text
 
-KIND_ORDER = {"pyproject": 0, "setup.cfg": 1, "setup.py": 2, "pipfile": 3, "requirements": 4, "compiled": 5}
+KIND_ORDER = {
+    "pyproject": 0, "setup.cfg": 1, "setup.py": 2, "pipfile": 3, "pixi": 4, "conda": 5,
+    "requirements": 6, "compiled": 7,
+}
 # Declaration files found by their exact name at the project root, and the reader each needs.
-NAMED = (("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"), ("pipfile", "Pipfile"))
+NAMED = (
+    ("pyproject", "pyproject.toml"), ("setup.cfg", "setup.cfg"), ("setup.py", "setup.py"), ("pipfile", "Pipfile"),
+    ("pixi", "pixi.toml"), ("conda", "environment.yml"), ("conda", "environment.yaml"),
+)
 
 
 @dataclass(frozen=True)
 class Source:
     """One file to read and the reader it needs."""
 
-    kind: str  # pyproject | setup.cfg | setup.py | requirements | compiled
+    kind: str  # a key of KIND_ORDER
     path: Path
 
 
 def _kind_of(path: Path) -> str:
-    if path.name == "setup.cfg":
-        return "setup.cfg"
-    if path.name == "setup.py":
-        return "setup.py"
-    if path.name == "Pipfile":
-        return "pipfile"
+    named = {name: kind for kind, name in NAMED}
+    if path.name in named:
+        return named[path.name]
     if path.suffix == ".toml":
         return "pyproject"
+    if path.suffix in (".yml", ".yaml"):
+        return "conda"
     return "requirements"
 
 
@@ -72,12 +82,20 @@ def is_generated(path: Path) -> bool:
 def detect_sources(root: Path) -> list[Source]:
     """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect]); depslim's
     own generated files are never among them."""
+    from depslim.imports.walk import find_files
+
     sources = [Source(kind, root / name) for kind, name in NAMED if (root / name).is_file()]
-    for pattern in detect_globs():
-        for path in root.glob(pattern):
-            if path.is_file() and not is_generated(path):
-                sources.append(Source("compiled" if _is_compiled_file(path) else "requirements", path))
+    found = [path for pattern in detect_globs() for path in root.glob(pattern)]
+    found += [root / rel for rel in find_files(root, _in_sub_folder, tree_depth())]
+    for path in found:
+        if path.is_file() and not is_generated(path):
+            sources.append(Source("compiled" if _is_compiled_file(path) else "requirements", path))
     return _ordered(sources)
+
+
+def _in_sub_folder(rel_dir: str, name: str) -> bool:
+    """A requirement file below the root (the root's own are the globs' business)."""
+    return bool(rel_dir) and is_tree_requirements(rel_dir, name)
 
 
 def explicit_sources(root: Path, files: list[Path]) -> list[Source]:

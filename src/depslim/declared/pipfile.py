@@ -3,7 +3,9 @@
 A value is a version specifier (`"==1.2"`, `"*"` for any) or a table (`{version = "...", extras =
 [...], markers = "..."}`, `{git = ...}`/`{path = ...}`/`{file = ...}` for direct references). Each
 becomes a PEP 508 string that `packaging` parses; the line is the key's line in the file.
-`[[source]]` URLs become index options as a requirements file's `--index-url` would.
+`[[source]]` URLs become index options as a requirements file's `--index-url` would. A section,
+value or source of the wrong shape (a list where a table belongs, a number for a version, extras
+as a string) is an `InputError` at its line, never silently skipped.
 """
 
 from __future__ import annotations
@@ -42,6 +44,23 @@ def pep508(name: str, value: Any) -> str | None:
     return text
 
 
+def _check_shape(rel: str, section: str, name: str, value: Any, line: int) -> None:
+    """A Pipfile entry is a version string or a table of strings (extras: a list of them)."""
+    def wrong(expected: str) -> InputError:
+        return InputError(rel, f"[{section}] {name}: expected {expected}", line or None)
+
+    if isinstance(value, str):
+        return
+    if not isinstance(value, Mapping):
+        raise wrong("a version string or a table")
+    extras = value.get("extras", [])
+    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+        raise wrong("extras as a list of strings")
+    for key in ("version", "markers", "git", "path", "file", "ref"):
+        if key in value and not isinstance(value[key], str):
+            raise wrong(f"{key} as a string")
+
+
 def read_pipfile(collector: Collector, path: Path) -> None:
     rel = collector.rel(path)
     try:
@@ -55,10 +74,13 @@ def read_pipfile(collector: Collector, path: Path) -> None:
     positions = TomlPositions(text)
     for section, dev in _SECTIONS:
         table = data.get(section)
-        if not isinstance(table, Mapping):
+        if table is None:
             continue
+        if not isinstance(table, Mapping):
+            raise InputError(rel, f"[{section}] expected a table of name = version", positions.key_line((section,)))
         for name, value in table.items():
             line = positions.key_line((section, name))
+            _check_shape(rel, section, str(name), value, line)
             requirement = pep508(str(name), value)
             if requirement is None:
                 collector.warnings.append(f"{rel}:{line}: {name}: a git/path reference is not read")
@@ -67,8 +89,12 @@ def read_pipfile(collector: Collector, path: Path) -> None:
             collector.add(declared_from(req, Location(rel, line), group="dev" if dev else "main", source="pipfile",
                                         dev=dev))
     sources = data.get("source")
-    if isinstance(sources, list):
-        urls = [s.get("url") for s in sources if isinstance(s, Mapping) and isinstance(s.get("url"), str)]
+    if sources is not None:
+        if not isinstance(sources, list) or not all(
+            isinstance(s, Mapping) and isinstance(s.get("url", ""), str) for s in sources
+        ):
+            raise InputError(rel, "[[source]] expected tables with a url string", positions.key_line(("source",)))
+        urls = [s["url"] for s in sources if s.get("url")]
         if urls:
             collector.set_index_url(urls[0], rel)
             for url in urls[1:]:

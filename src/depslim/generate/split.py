@@ -13,6 +13,11 @@ Decisions (documented because reviewers ask):
   user's call; the cut list is about what ships).
 - A declared package with no verdict (not analysed) stays in base: depslim never drops what it
   has no evidence about.
+- A package declared only as opt-in (an extra, a pixi feature, an optional requirements file such
+  as `requirements-optional.txt`: groups "optional:...") is no part of the runtime base: it goes to
+  base only when runtime code needs it whatever (an import outside try/except ImportError, or an
+  implicit need), to dev when only dev code uses it, and else is listed as "optional" (never as
+  "dropped": it was never in the runtime; a swap for it does not apply).
 - A package imported by runtime code but not declared is added to base, pinned to the target's
   version, with a "not declared upstream" reason: `transitive` (only installed as someone else's
   dependency: the import must not break when the parent changes its own) and `undeclared`
@@ -89,7 +94,7 @@ class Cut:
 
     name: str
     version: str | None
-    kind: str  # dropped | unreachable | moved-to-dev | swapped
+    kind: str  # dropped | unreachable | moved-to-dev | swapped | optional
     why: str
     size_bytes: int | None
     estimate: bool = False
@@ -203,6 +208,28 @@ def _cut_why(dist: DistributionReport, reqs: Sequence[DeclaredRequirement]) -> s
     return f"unused: no import or implicit use found; declared at {_declared_where(reqs)}"
 
 
+def _left_optional(reqs: Sequence[DeclaredRequirement], dist: DistributionReport | None) -> bool:
+    """Declared only as opt-in (maybe also as dev), and runtime code does not need it whatever:
+    no implicit need, no import outside try/except ImportError (a guard that re-raises is no
+    guard: the scanner reads that as a plain import). Dev-only use is left to the dev rules."""
+    if all(r.dev for r in reqs) or not all(r.dev or r.group.startswith("optional:") for r in reqs):
+        return False
+    verdict = dist.verdict if dist is not None else None
+    if verdict in (Verdict.TYPING_ONLY, Verdict.DEV_ONLY, Verdict.IMPLICIT):
+        return False
+    return dist is None or not any(e.kind in _RUNTIME_KINDS and e.kind != "optional-import" for e in dist.evidence)
+
+
+def _optional_why(dist: DistributionReport | None, reqs: Sequence[DeclaredRequirement]) -> str:
+    where = _declared_where([r for r in reqs if not r.dev])
+    if dist is None or dist.verdict is None:
+        return f"optional: declared at {where}; no verdict in the analysis"
+    ev = _pick(dist.evidence, _RUNTIME_KINDS)
+    if ev is None:
+        return f"optional: declared at {where}; never imported"
+    return f"optional: declared at {where}; runtime code works without it (optional import at {_where(ev)})"
+
+
 # --------------------------------------------------------------------------- lines
 
 
@@ -306,6 +333,11 @@ def plan_split(
         label = text.split(" ;", 1)[0]
         dev_declared = all(r.dev for r in reqs)
         verdict = dist.verdict if dist is not None else None
+        if _left_optional(reqs, dist):
+            cuts.append(Cut(name, dist.version if dist else None, "optional", _optional_why(dist, reqs),
+                            dist.retained_bytes if dist and dist.installed else None,
+                            evidence=dist.evidence if dist else (), label=label))
+            continue
         destination = _swap_destination(verdict, report.scope, dev_declared) if name in swapped else None
         if destination is not None:
             finding = swapped[name]
@@ -443,6 +475,7 @@ def _cut_comment_lines(cuts: Sequence[Cut], options: SplitOptions) -> list[str]:
         "unreachable": "Not reached by the served entrypoint (--scope serving)",
         "moved-to-dev": f"Moved to {options.dev_name}",
         "swapped": "Swapped",
+        "optional": "Optional (declared opt-in, not needed by runtime code)",
     }
     out: list[str] = []
     for kind, title in sections.items():
@@ -518,6 +551,7 @@ def render_cuts_markdown(report: Report, cuts: Sequence[Cut], options: SplitOpti
     unreached = [c for c in cuts if c.kind == "unreachable"]
     moved = [c for c in cuts if c.kind == "moved-to-dev"]
     swapped = [c for c in cuts if c.kind == "swapped"]
+    optional = [c for c in cuts if c.kind == "optional"]
     total = sum(c.size_bytes or 0 for c in dropped)
     out = [
         "# depslim cut list" + (f" for {report.project}" if report.project not in ("", ".") else ""),
@@ -547,6 +581,13 @@ def render_cuts_markdown(report: Report, cuts: Sequence[Cut], options: SplitOpti
                 "| Package | Version | Bytes (incl. retained) | Why | Evidence |", "|---|---|---|---|---|"]
         out += [f"| {_cell(c.name)} | {_version_cell(c)} | {_size(c)} | {_cell(c.why)} | "
                 f"{_cell(_evidence(c.evidence)) or '—'} |" for c in moved]
+    if optional:
+        out += ["", f"## Optional, not in {options.base_name}", "",
+                "Declared as opt-in (an extra, an optional requirements file) and not needed by runtime code: "
+                "install them where the feature is wanted.", "",
+                "| Package | Version | Bytes (incl. retained) | Why | Evidence |", "|---|---|---|---|---|"]
+        out += [f"| {_cell(c.name)} | {_version_cell(c)} | {_size(c)} | {_cell(c.why)} | "
+                f"{_cell(_evidence(c.evidence)) or '—'} |" for c in optional]
     if swapped:
         out += ["", "## Swapped", "", "| From | To | Saving | Finding | Evidence |", "|---|---|---|---|---|"]
         for c in swapped:

@@ -3,13 +3,15 @@
 Why fragments: parsing every byte of a large tree with CPython's `ast` costs about 0.3 CPU-s
 per MB (10 s for the diffusers sdist), several times what deptry's Rust parser needs. Imports
 and signals live in a small part of a file, so the scanner finds the top-level statements
-that contain the word `import` (or a signal token) in code — not in strings or comments —
-and parses only those statements with `ast`. A top-level statement is complete Python, so the
-flags (deferred, optional, typing-only) come from the real syntax tree, not from guessing.
-Big compound statements are hollowed to the members that hold a hit (blank lines keep line
-numbers), and plain top-level imports are read by one regex. Whenever a fragment does not
-parse, the file looks like Python 2, or a triple-quoted string is unterminated, the whole file
-is parsed instead, which gives the exact `line: problem`. The price: a syntax error in a
+that contain the word `import` (or a signal token) in code — an f-string's replacement fields
+included, not in other strings or comments — and parses only those statements with `ast`. A
+top-level statement is complete Python, so the flags (deferred, optional, typing-only) come
+from the real syntax tree, not from guessing. Big compound statements are hollowed to the
+members that hold a hit (blank lines keep line numbers), and plain top-level imports are read by
+one regex. A statement starts at column 0 only outside brackets, outside a literal spanning lines
+and not after a backslash continuation (see `_Source`), so a fragment never begins mid-statement.
+Whenever a fragment does not parse, the file looks like Python 2, or a triple-quoted string is
+unterminated, the whole file is parsed instead, which gives the exact `line: problem`. The price: a syntax error in a
 statement holding no import and no signal goes unreported (it cannot change the result).
 `full=True` is the whole-file reference the tests and the benchmark compare against.
 
@@ -28,21 +30,20 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 from typing import Any
 
 from depslim.model import SignalPatterns
 
 try:  # the stdlib's regex parser: private, so guarded; without it every string is examined
     from re import _constants as _C  # type: ignore[attr-defined]
-    from re._parser import parse as _sre_parse  # type: ignore[attr-defined]
+    from re._parser import parse as _sre_parse  # type: ignore[import-not-found]
 except ImportError:  # pragma: no cover - other Python versions
     _C = None
 
     def _sre_parse(regex: str) -> Any:
         raise re.error("no regex parser")
 
-SCANNER_VERSION = "1"
+SCANNER_VERSION = "2"  # 2: re-raising ImportError handlers; backslash and bracket layouts
 
 # Import flags (bit set in RawImport.flags).
 OPTIONAL = 1
@@ -59,6 +60,9 @@ RawSignal = tuple[str, str, int, str]
 FileScan = tuple[tuple[RawImport, ...], tuple[RawSignal, ...], "tuple[int, str] | None"]
 
 _IMPORT_ERRORS = frozenset({"ImportError", "ModuleNotFoundError"})
+# Calls that end the process: an ImportError handler ending with one re-raises in effect
+# (`sys.exit`, `os._exit`, the site builtins `exit`/`quit`). Python semantics, not project knowledge.
+_EXIT_CALLS = frozenset({"exit", "_exit", "quit"})
 _IMPORT_MODULE = "importlib.import_module"
 _MAX_STRING = 300
 
@@ -203,14 +207,45 @@ def _is_type_checking(test: ast.expr) -> bool:
     return isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
 
 
-def _catches_import_error(handlers: Sequence[ast.excepthandler]) -> bool:
-    for handler in handlers:
-        kind = handler.type if isinstance(handler, ast.ExceptHandler) else None
-        names = kind.elts if isinstance(kind, ast.Tuple) else [kind] if kind is not None else []
-        for item in names:
-            name = item.id if isinstance(item, ast.Name) else getattr(item, "attr", None)
-            if name in _IMPORT_ERRORS:
+def _catches_import_error(handler: ast.ExceptHandler) -> bool:
+    kind = handler.type
+    names = kind.elts if isinstance(kind, ast.Tuple) else [kind] if kind is not None else []
+    for item in names:
+        name = item.id if isinstance(item, ast.Name) else getattr(item, "attr", None)
+        if name in _IMPORT_ERRORS:
+            return True
+    return False
+
+
+def _ends_by_raising(body: Sequence[ast.stmt]) -> bool:
+    """Does a handler's body always leave by raising or exiting (`raise`, `raise X(...) from e`,
+    `sys.exit(...)`, `os._exit`, `exit()`, `quit()`)?
+
+    Only the body's own statements count, in order: a `raise` inside an `if` may not run, and a
+    `return`/`break`/`continue` before it is a fallback path.
+    """
+    for stmt in body:
+        kind = type(stmt)
+        if kind is ast.Raise:
+            return True
+        if kind in (ast.Return, ast.Break, ast.Continue):
+            return False
+        if kind is ast.Expr and isinstance(stmt.value, ast.Call):  # type: ignore[attr-defined]
+            func = stmt.value.func  # type: ignore[attr-defined]
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in _EXIT_CALLS:
                 return True
+    return False
+
+
+def _import_error_falls_back(handlers: Sequence[ast.ExceptHandler]) -> bool:
+    """Are the imports of this `try` optional? Only when the handler a missing package reaches (the
+    first one naming ImportError or ModuleNotFoundError: both catch ModuleNotFoundError) carries on
+    without the module. A handler that re-raises, whatever it raises, or exits makes the import a
+    hard need that merely fails with a friendlier message."""
+    for handler in handlers:
+        if _catches_import_error(handler):
+            return not _ends_by_raising(handler.body)
     return False
 
 
@@ -275,7 +310,7 @@ class _ImportCollector:
                     self._exprs((*node.decorator_list, *node.bases, *node.keywords), flags)  # type: ignore[attr-defined]
                 self._body(node.body, flags)  # type: ignore[attr-defined]
             elif kind in _TRIES:
-                extra = OPTIONAL if _catches_import_error(node.handlers) else 0  # type: ignore[attr-defined]
+                extra = OPTIONAL if _import_error_falls_back(node.handlers) else 0  # type: ignore[attr-defined]
                 self._body(node.body, flags | extra)  # type: ignore[attr-defined]
                 for handler in node.handlers:  # type: ignore[attr-defined]
                     self._body(handler.body, flags)
@@ -504,7 +539,9 @@ def _py2_markers(text: str) -> list[int]:
 
 
 def _line_of(data: bytes | str, offset: int) -> int:
-    return data.count(b"\n" if isinstance(data, bytes) else "\n", 0, offset) + 1
+    if isinstance(data, bytes):
+        return data.count(b"\n", 0, offset) + 1
+    return data.count("\n", 0, offset) + 1
 
 
 def decode_source(data: bytes) -> tuple[str | None, tuple[int, str] | None]:
@@ -557,27 +594,76 @@ def _escaped(text: str, pos: int) -> bool:
     return count % 2 == 1
 
 
-def _depth(text: str, start: int, end: int) -> int:
-    opened = text.count("(", start, end) + text.count("[", start, end) + text.count("{", start, end)
-    closed = text.count(")", start, end) + text.count("]", start, end) + text.count("}", start, end)
-    return opened - closed
+# Strings and comments on one line (literals spanning lines are recorded spans, skipped before):
+# what `_Source.code_depth` removes before counting brackets.
+_NOT_CODE = re.compile(r"""#[^\n]*|"(?:[^"\\\n]|\\.)*"?|'(?:[^'\\\n]|\\.)*'?""")
+# Keywords that only ever start a statement: a line opening with one is never inside brackets,
+# so the bracket depth there is 0 without counting the lines before it.
+_STATEMENT_ONLY = re.compile(
+    r"[ \t]*(?:async[ \t]+)?(?:def|class|import|try|while|with|return|raise|pass|break|continue|global|nonlocal"
+    r"|del|assert)\b"
+)
+_JOIN = "\\\n"  # a backslash at a line end
+_SINGLE_TRIPLE = re.compile("'''")
+_STOPS = {quote: re.compile(rf"[{quote}\\\n]") for quote in "\"'"}  # what ends or escapes in a literal
+
+
+def _find(text: str, delim: str, pos: int) -> int:
+    """`text.find(delim, pos)`, faster for what `_Source._find_spans` looks for: `str.find`
+    skips poorly over a pattern ending with a common character (a newline, a quote), so a
+    backslash-newline is found from its rare backslash, and three single quotes by `re`."""
+    if delim == _JOIN:
+        pos = text.find("\\", pos)
+        while pos >= 0 and not text.startswith("\n", pos + 1):
+            pos = text.find("\\", pos + 1)
+        return pos
+    if delim == "'''":
+        found = _SINGLE_TRIPLE.search(text, pos)
+        return -1 if found is None else found.start()
+    return text.find(delim, pos)
+
+
+def _continued_end(text: str, opening: int, join: int) -> int:
+    """End of the single-quoted literal opening at `opening` that a backslash at `join` continues
+    over the next line (and maybe more); unterminated ones go to the full parse."""
+    stops = _STOPS[text[opening]]
+    pos = join + 2
+    while True:
+        found = stops.search(text, pos)
+        if found is None or found.group() == "\n":
+            raise _Fallback  # unterminated: the full parse names the line
+        if found.group() == "\\":
+            pos = found.end() + 1  # an escape, a newline included (another continuation)
+            continue
+        return found.end()
+
+
+def _piece_depth(text: str, start: int, end: int) -> int:
+    """Net bracket depth of `start..end`, which holds no spanning literal."""
+    piece = text[start:end]
+    if "#" in piece or '"' in piece or "'" in piece:
+        piece = _NOT_CODE.sub("", piece)
+    opened = piece.count("(") + piece.count("[") + piece.count("{")
+    return opened - piece.count(")") - piece.count("]") - piece.count("}")
 
 
 class _Source:
-    """One file's text plus what the fragment path needs: triple-string spans, statement starts."""
+    """One file's text plus what the fragment path needs: the spans of literals over several lines
+    (triple-quoted, or continued by a backslash), backslash-joined lines, statement starts."""
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.starts: list[int] = []
         self.ends: list[int] = []
         self._boundaries: list[int] | None = None
+        self._depths: dict[int, int] = {0: 0}  # boundary index -> bracket depth there
         self._last_line = (0, 1)
-        self._find_triple_strings()
+        self.joined = self._find_spans()
 
     # -- strings and comments
 
     def _prefix_token(self, start: int, pos: int) -> int:
-        """Where `pos` is, given that `start..pos` lies on one line outside triple strings:
+        """Where `pos` is, given that `start..pos` lies on one line outside spanning literals:
         `_CODE`, `_COMMENT`, or the offset of the quote opening the literal it is in."""
         text = self.text
         prefix = text[start:pos]
@@ -590,31 +676,86 @@ class _Source:
                 return match.start()  # an unterminated quote: pos is inside this literal
         return _CODE
 
-    def _find_triple_strings(self) -> None:
+    def _find_spans(self) -> frozenset[int]:
+        """Record the literals that span lines, in one ordered pass; return the line starts that
+        continue a line through a backslash in code (never a statement start: `from torch \\`
+        + `import nn` is one import of torch).
+
+        Spanning literals are triple-quoted ones and single-quoted ones continued by a backslash
+        at a line end (`"a long message \\`): a line inside either starts in a string. A
+        backslash ending a comment continues nothing; one inside a recorded span is its text.
+        """
         text = self.text
-        nxt = {delim: text.find(delim) for delim in _TRIPLES}
+        nxt = {delim: _find(text, delim, 0) for delim in (*_TRIPLES, _JOIN)}
+        joined: set[int] = set()
         while True:
             live = [(pos, delim) for delim, pos in nxt.items() if pos >= 0]
             if not live:
-                return
+                return frozenset(joined)
             pos, delim = min(live)
             line_start = text.rfind("\n", 0, pos) + 1
             if self.ends and line_start < self.ends[-1] <= pos:
                 line_start = self.ends[-1]
-            if self._prefix_token(line_start, pos) != _CODE:
-                nxt[delim] = text.find(delim, pos + 1)
+            where = self._prefix_token(line_start, pos)
+            if delim == _JOIN:
+                nxt[delim] = _find(text, delim, pos + 2)
+                if where != _COMMENT and _escaped(text, pos):
+                    raise _Fallback  # `"a\\` at a line end: unterminated, the full parse names the line
+                if where == _CODE:
+                    joined.add(pos + 2)
+                elif where >= 0:  # a single-quoted literal goes on over the next line
+                    self._add_span(nxt, where, _continued_end(text, where, pos))
+                continue
+            if where != _CODE:
+                nxt[delim] = _find(text, delim, pos + 1)
                 continue
             end = text.find(delim, pos + 3)
             while end >= 0 and _escaped(text, end):
                 end = text.find(delim, end + 1)
             if end < 0:
                 raise _Fallback  # unterminated: the full parse names the line
-            end += 3
-            self.starts.append(pos)
-            self.ends.append(end)
-            for other, other_pos in nxt.items():
-                if 0 <= other_pos < end:
-                    nxt[other] = text.find(other, end)
+            self._add_span(nxt, pos, end + 3)
+
+    def _add_span(self, nxt: dict[str, int], start: int, end: int) -> None:
+        """Record the literal `start..end` and move every search past it."""
+        self.starts.append(start)
+        self.ends.append(end)
+        for other, other_pos in nxt.items():
+            if 0 <= other_pos < end:
+                nxt[other] = _find(self.text, other, end)
+
+    def code_depth(self, start: int, end: int) -> int:
+        """Net bracket depth of the code in `start..end` (`start` outside any literal): what is
+        in strings and comments does not count."""
+        starts, ends = self.starts, self.ends
+        i = bisect_right(ends, start)  # the first spanning literal ending after `start`
+        depth, pos = 0, start
+        while pos < end:
+            if i < len(starts) and starts[i] < end:
+                depth += _piece_depth(self.text, pos, starts[i])
+                pos = ends[i]
+                i += 1
+            else:
+                depth += _piece_depth(self.text, pos, end)
+                break
+        return depth
+
+    def depth_at(self, index: int) -> int:
+        """Bracket depth where top-level statement `index` starts: 0 for a real statement; else
+        the column-0 line continues an open bracket (a list written without indentation) and is
+        no statement of its own. Counted forward from the nearest known depth, lazily."""
+        memo = self._depths
+        if index in memo:
+            return memo[index]
+        bounds = self.boundaries()
+        known = index
+        while known not in memo:
+            if _STATEMENT_ONLY.match(self.text, bounds[known]):
+                memo[known] = 0
+                break
+            known -= 1
+        memo[index] = memo[known] + self.code_depth(bounds[known], bounds[index])
+        return memo[index]
 
     def line_of(self, pos: int) -> int:
         """1-based line of offset `pos`; counts on from the last answer (callers go forward)."""
@@ -625,12 +766,12 @@ class _Source:
         self._last_line = (pos, line)
         return line
 
-    def in_triple(self, pos: int) -> bool:
+    def in_span(self, pos: int) -> bool:
         i = bisect_right(self.starts, pos) - 1
         return i >= 0 and pos < self.ends[i]
 
-    def opens_triple(self, pos: int) -> bool:
-        """Does a triple-quoted string (a docstring, say) open at `pos`?"""
+    def opens_span(self, pos: int) -> bool:
+        """Does a spanning literal (a docstring, say) open at `pos`?"""
         i = bisect_left(self.starts, pos)
         return i < len(self.starts) and self.starts[i] == pos
 
@@ -649,7 +790,7 @@ class _Source:
         return self.locate(pos) == _CODE
 
     def in_string(self, pos: int) -> bool:
-        return self.in_triple(pos) or not self.in_code(pos)
+        return self.in_span(pos) or not self.in_code(pos)
 
     def in_code_or_fstring(self, pos: int) -> bool:
         """In code, or inside an f-string, whose replacement fields are code (`f"{x.cuda}"`)."""
@@ -673,7 +814,7 @@ class _Source:
         if self._boundaries is None:
             text = self.text
             lines = [m.end() for m in _COL0.finditer(text)]
-            # Drop line starts inside triple-quoted strings (spans and lines are both sorted).
+            # Drop line starts inside spanning literals (spans and lines are both sorted).
             kept: list[int] = []
             prev = 0
             for start, end in zip(self.starts, self.ends, strict=True):
@@ -685,7 +826,10 @@ class _Source:
             # A decorated statement runs from its first `@` line to the end of its body;
             # `else:`/`except:`/`finally:` lines continue the statement before them.
             after_decorator = text.startswith("@")
+            joined = self.joined
             for pos in kept:
+                if pos in joined:
+                    continue  # continues the line before (backslash)
                 first = text[pos]
                 if first in "ef" and _CONTINUATION.match(text, pos):
                     continue
@@ -705,9 +849,11 @@ class _Source:
 
         A block may lose statements without changing what the kept ones mean: their flags
         come from the enclosing headers (def, try/except, if TYPE_CHECKING), which are all
-        kept. Dropped statements become blank lines so line numbers stay exact; a clause left
-        empty gets `pass`. A wrong cut leaves unbalanced brackets or a bad indent, which
-        `ast.parse` rejects; the caller then parses the statement whole.
+        kept, and from what an `except` clause does (re-raise or fall back), whose statements
+        are all kept too. Dropped statements become blank lines so line numbers stay exact; a
+        clause left empty gets `pass`. A line at the body's indent inside brackets is no member: it
+        stays with the member before it. A wrong cut leaves unbalanced brackets or a bad indent,
+        which `ast.parse` rejects; the caller then parses the statement whole.
         """
         text = self.text
         compound = _COMPOUND.match(text, start)
@@ -719,14 +865,17 @@ class _Source:
         body_indent: str | None = None
         in_header, depth, last = True, 0, start
         after_decorator = False
+        joined = self.joined
         for match in _LINE.finditer(text, start, end):
             pos = match.end()
-            if self.in_triple(pos) and not self.opens_triple(pos):
-                continue  # a line inside a triple-quoted string (one opening there is a member)
+            if self.in_span(pos) and not self.opens_span(pos):
+                continue  # a line inside a spanning literal (one opening there is a member)
+            if match.start() + 1 in joined:
+                continue  # continues the line before (backslash)
             indent = match.group(1)
             if in_header:
                 # A header (decorators, signature, condition) ends where its brackets balance.
-                depth += _depth(text, last, pos)
+                depth += self.code_depth(last, pos)
                 last = pos
                 if depth > 0:
                     continue
@@ -751,20 +900,49 @@ class _Source:
             return text[start:end]
         parts: list[str] = []
         bounds = [header for header, _ in clauses[1:]] + [end]
-        for (header, members), clause_end in zip(clauses, bounds, strict=True):
+        # Bracket depth (from `start`, outside brackets) is known at `known`: a line at the body's
+        # indent inside brackets is no member. Checked where it matters: a kept member must start
+        # outside brackets and ends where its brackets close (swallowing such lines), and a clause
+        # header must be outside them; what lies between dropped members is never looked at.
+        known, depth = start, 0
+        for index, ((header, members), clause_end) in enumerate(zip(clauses, bounds, strict=True)):
+            if index:
+                depth, known = depth + self.code_depth(known, header), header
+                if depth:
+                    return text[start:end]  # an `else` inside brackets: no clause
             parts.append(text[header : members[0]])
+            keep_all = text.startswith("except", header + len(own_indent))
             kept_any = False
-            for first, stop in pairwise([*members, clause_end]):
+            stops = [*members[1:], clause_end]
+            i = 0
+            while i < len(members):
+                first, stop = members[i], stops[i]
                 lo = bisect_right(hits, first - 1)
-                inside = [h for h in hits[lo:] if h < stop]
-                if inside:
-                    parts.append(self.hollow(first, stop, inside))
-                    kept_any = True
-                else:
+                if not keep_all and not (lo < len(hits) and hits[lo] < stop):
                     blank = "\n" * text.count("\n", first, stop)
                     if not kept_any and stop == clause_end:
                         blank = f"{body_indent}pass{blank or chr(10)}"
                     parts.append(blank)
+                    i += 1
+                    continue
+                if _STATEMENT_ONLY.match(text, first):
+                    depth, known = 0, first
+                else:
+                    depth, known = depth + self.code_depth(known, first), first
+                    if depth:
+                        return text[start:end]  # the member before, dropped, leaves a bracket open
+                while True:
+                    depth, known = depth + self.code_depth(known, stop), stop
+                    if not depth or stop == clause_end:
+                        break
+                    i += 1  # the next "member" is inside this one's brackets
+                    stop = stops[i]
+                if depth:
+                    return text[start:end]
+                inside = [h for h in hits[lo:] if h < stop]
+                parts.append(text[first:stop] if keep_all else self.hollow(first, stop, inside))
+                kept_any = True
+                i += 1
         return "".join(parts)
 
 
@@ -883,6 +1061,9 @@ def _string_signals(
         where = source.locate(quote)
         if where == _COMMENT:
             continue
+        if where == quote:  # a single-quoted literal opening here goes on over the next line
+            rest.append(pos)
+            continue
         if where >= 0 and where != quote - 2:
             # The quote is inside another literal ("… 'cuda' …", a docstring's `pipe.to("cuda")`).
             # That literal's value starts elsewhere, so the hit cannot match (a match must
@@ -926,16 +1107,30 @@ def _parse_hits(source: _Source, hits: Iterable[int]) -> list[tuple[ast.Module, 
     by_chunk: dict[int, list[int]] = {}
     for pos in sorted(set(hits)):
         by_chunk.setdefault(source.chunk_of(pos), []).append(pos)
+    # Runs of adjacent chunks, each widened until it starts and ends outside brackets: a
+    # column-0 line inside a list or call is no statement start, and a fragment cut there may
+    # still parse, with another meaning (a lambda's body read as module code).
     runs: list[list[int]] = []
+    last_chunk = len(bounds) - 2
     for index in sorted(by_chunk):
-        if runs and runs[-1][-1] == index - 1:
-            runs[-1].append(index)
+        first, final = index, index
+        while first > 0 and source.depth_at(first):
+            first -= 1
+        while final < last_chunk and source.depth_at(final + 1):
+            final += 1
+        if runs and runs[-1][1] >= first - 1:
+            runs[-1][1] = max(runs[-1][1], final)
         else:
-            runs.append([index])
+            runs.append([first, final])
     trees = []
-    for run in runs:
-        start, stop = bounds[run[0]], bounds[run[-1] + 1]
-        hollowed = "".join(source.hollow(bounds[i], bounds[i + 1], by_chunk[i]) for i in run)
+    for first, final in runs:
+        start, stop = bounds[first], bounds[final + 1]
+        hollowed = "".join(
+            source.hollow(bounds[i], bounds[i + 1], by_chunk[i])
+            if i in by_chunk and (i == first or not source.depth_at(i))
+            else text[bounds[i] : bounds[i + 1]]
+            for i in range(first, final + 1)
+        )
         candidates = [hollowed] if len(hollowed) == stop - start else [hollowed, text[start:stop]]
         tree = None
         for candidate in candidates:
@@ -1062,10 +1257,26 @@ def _signal_words(patterns: CompiledPatterns, aliases: dict[str, str]) -> tuple[
     return dotted, bare
 
 
-def _collect(trees: Iterable[tuple[ast.Module, int]], text: str) -> _ImportCollector:
+def _collect(
+    trees: Sequence[tuple[ast.Module, int]], text: str, simple: Sequence[tuple[int, tuple[Any, ...]]] = ()
+) -> _ImportCollector:
+    """Imports of the parsed statements and of the plain ones `_simple_imports` read, taken in
+    file order: a later binding of a name wins the alias table as it does at run time
+    (`import torch` then `from torch import torch` leaves `torch` meaning torch.torch)."""
     collector = _ImportCollector(dynamic=any(word in text for word in _DYNAMIC_WORDS))
-    for tree, offset in trees:
-        collector.run(tree, offset)
+    if not trees or not simple or simple[-1][0] <= trees[0][1]:  # the common case: imports on top
+        for line, statement in simple:
+            collector.add_simple(statement, line)
+        for tree, offset in trees:
+            collector.run(tree, offset)
+        return collector
+    order = sorted([(offset + 1, index, True) for index, (_, offset) in enumerate(trees)]
+                   + [(line, index, False) for index, (line, _) in enumerate(simple)])
+    for _, index, parsed in order:
+        if parsed:
+            collector.run(*trees[index])
+        else:
+            collector.add_simple(simple[index][1], simple[index][0])
     return collector
 
 
@@ -1094,20 +1305,19 @@ def _scan_fragments(text: str, patterns: CompiledPatterns) -> FileScan:
     source = _Source(text)
     if any(source.in_code(pos) for pos in _py2_markers(text)):
         raise _Fallback
-    hits = _hits(source, _IMPORT_WORDS, _is_import_word)
+    # f-strings too: a replacement field is code (`f"{importlib.import_module('x')}"` imports x).
+    hits = _hits(source, _IMPORT_WORDS, _is_import_word, fstrings=True)
     simple, hits = _simple_imports(source, hits)
-    collector = _collect(_parse_hits(source, hits), text)
-    for line, statement in simple:
-        collector.add_simple(statement, line)
+    collector = _collect(_parse_hits(source, hits), text, simple)
     imports = tuple(collector.finish())
     if patterns.empty:
         return imports, (), None
     if patterns.all_strings:
         raise _Fallback  # a string regex without a literal prefix: every string matters
-    hits: list[int] = []
+    hits = []
     dotted, bare = _signal_words(patterns, collector.aliases)
     if dotted:
-        hits += _dotted_hits(source, dotted)
+        hits += _dotted_hits(source, sorted(dotted))
     if bare:
         hits += _hits(source, sorted(bare), fstrings=True)
     direct: list[tuple[int, int, RawSignal]] = []

@@ -11,14 +11,15 @@ holding `conda-meta`), `site-packages`, `__pypackages__`, `node_modules`, `__pyc
 notebook checkpoints, and `build/`/`dist/` unless they are Python packages themselves.
 
 The same pass collects candidate model files (names ending with `model_suffixes`) under the same
-rules, for `depslim.imports.pickles`.
+rules, for `depslim.imports.pickles`. `find_files` walks with the same rules, to a bounded depth,
+for other files the project owns (requirement files in sub-folders, `depslim.declared.detect`).
 """
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -208,6 +209,69 @@ def _ignored(stack: Sequence[tuple[str, IgnoreRules]], user: IgnoreRules | None,
     return False
 
 
+def _list_dir(
+    directory: str, rel_dir: str, stack: list[tuple[str, IgnoreRules]]
+) -> tuple[list[os.DirEntry[str]], set[str], list[tuple[str, IgnoreRules]]] | None:
+    """A folder's entries, their names and the ignore rules in force inside it; None for an
+    unreadable folder or an environment (a virtualenv or conda env inside the project)."""
+    try:
+        entries = list(os.scandir(directory))
+    except OSError:
+        return None
+    names = {entry.name for entry in entries}
+    if rel_dir and any(marker in names for marker in ENV_MARKERS):
+        return None
+    if ".gitignore" in names:
+        rules = _read_rules(Path(directory) / ".gitignore")
+        if rules is not None:
+            stack = [*stack, (rel_dir, rules)]
+    return entries, names, stack
+
+
+def _enters(
+    entry: os.DirEntry[str], rel: str, stack: Sequence[tuple[str, IgnoreRules]], user: IgnoreRules | None
+) -> bool:
+    """Is this sub-folder the project's own (not a tool's, a vendored tree, a build output or ignored)?"""
+    name = entry.name
+    if name in ALWAYS_SKIP or name.endswith(".egg-info"):
+        return False
+    if name in BUILD_DIRS and not os.path.exists(os.path.join(entry.path, "__init__.py")):
+        return False
+    return not _ignored(stack, user, rel, True)
+
+
+def find_files(root: Path, wanted: Callable[[str, str], bool], max_depth: int) -> list[str]:
+    """Project-relative paths of the files `wanted(rel_dir, name)` accepts in the folders at most
+    `max_depth` below `root` (the root is depth 0), under the source walk's rules: .gitignore
+    files and .git/info/exclude, no virtualenv or conda env, no vendored or tool folder
+    (`__pypackages__`, `site-packages`, `node_modules`, ...), no build output. Never follows a
+    symlinked folder. Sorted."""
+    root = root.resolve()
+    stack: list[tuple[str, IgnoreRules]] = []
+    info_exclude = _read_rules(root / ".git" / "info" / "exclude")
+    if info_exclude is not None:
+        stack.append(("", info_exclude))
+    found: list[str] = []
+    todo: list[tuple[str, str, list[tuple[str, IgnoreRules]], int]] = [(str(root), "", stack, 0)]
+    while todo:
+        directory, rel_dir, rules, depth = todo.pop()
+        listed = _list_dir(directory, rel_dir, rules)
+        if listed is None:
+            continue
+        entries, _names, rules = listed
+        for entry in entries:
+            rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    if depth < max_depth and _enters(entry, rel, rules, None):
+                        todo.append((entry.path, rel, rules, depth + 1))
+                elif entry.is_file() and wanted(rel_dir, entry.name) and not _ignored(rules, None, rel, False):
+                    found.append(rel)
+            except OSError:
+                continue
+    return sorted(found)
+
+
 def _walk_dir(
     directory: str,
     rel_dir: str,
@@ -216,17 +280,10 @@ def _walk_dir(
     found: Walk,
     model_suffixes: tuple[str, ...] = (),
 ) -> None:
-    try:
-        entries = list(os.scandir(directory))
-    except OSError:
+    listed = _list_dir(directory, rel_dir, stack)
+    if listed is None:
         return
-    names = {entry.name for entry in entries}
-    if rel_dir and any(marker in names for marker in ENV_MARKERS):
-        return  # a virtualenv or conda env inside the project
-    if ".gitignore" in names:
-        rules = _read_rules(Path(directory) / ".gitignore")
-        if rules is not None:
-            stack = [*stack, (rel_dir, rules)]
+    entries, names, stack = listed
     if "__init__.py" in names:
         found.init_dirs.add(rel_dir)
     for entry in entries:
@@ -234,13 +291,8 @@ def _walk_dir(
         rel = f"{rel_dir}/{name}" if rel_dir else name
         try:
             if entry.is_dir(follow_symlinks=False):
-                if name in ALWAYS_SKIP or name.endswith(".egg-info"):
-                    continue
-                if name in BUILD_DIRS and not os.path.exists(os.path.join(entry.path, "__init__.py")):
-                    continue
-                if _ignored(stack, user, rel, True):
-                    continue
-                _walk_dir(entry.path, rel, stack, user, found, model_suffixes)
+                if _enters(entry, rel, stack, user):
+                    _walk_dir(entry.path, rel, stack, user, found, model_suffixes)
                 continue
             if not entry.is_file():
                 continue
