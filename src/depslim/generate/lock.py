@@ -538,14 +538,12 @@ def render_lock(spec: InputSpec, input_name: str, pins: Sequence[Pin], python: s
 
 def compute_lock(input_path: Path, output: Path | None = None, options: LockOptions = LockOptions(),
                  progress: Progress = NULL_PROGRESS, *, constraints: Sequence[Pin] = (),
-                 spec: InputSpec | None = None, preferred: Sequence[str] = ()) -> LockResult:
+                 spec: InputSpec | None = None) -> LockResult:
     """Resolve one input with the chosen backend and render the lock (nothing written).
 
     `constraints` are pins the result must agree with (the base lock's, when locking a dev file
     that includes the base), so one package never gets two versions across base and dev locks.
-    `spec` is `read_inputs(input_path)` when the caller already has it. `preferred` (`name==version`
-    lines) are the versions to keep where the inputs allow, when there is no previous lock to prefer:
-    `slim` passes what the current image has, so a swap does not move the versions it shares.
+    `spec` is `read_inputs(input_path)` when the caller already has it.
 
     The resolver starts first and the inputs are read and validated while it runs (it only
     needs the file's name); a bad input stops it and raises the same error as before, and a bad
@@ -567,8 +565,6 @@ def compute_lock(input_path: Path, output: Path | None = None, options: LockOpti
         with _suppress_decode():
             text = output.read_text(encoding="utf-8")
             previous = split_stamp(text)[1] if is_intact(text) else None
-    if previous is None and preferred:
-        previous = "".join(f"{line}\n" for line in preferred)
     if not input_path.is_file():
         inputs_first()  # raises the usual "no such file"; nothing to start a resolver on
     try:

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from depslim.core import Analysis, AnalyzeOptions, Reach, analyze_fully
-from depslim.errors import InputError
-from depslim.generate.lock import LockOptions, LockResult, compute_lock, running_platform, running_python
+from depslim.errors import InputError, LockError
+from depslim.generate.lock import LockOptions, LockResult, Pin, compute_lock, running_platform, running_python
 from depslim.generate.split import SplitOptions, SplitResult, plan_split, select_swaps
 from depslim.generate.stamp import stamp
 from depslim.imports.contexts import ContextRules
@@ -104,18 +104,28 @@ def _lock_backend(options: SlimOptions, python: str, platform: str) -> str:
 
 
 def _lock(options: SlimOptions, split: SplitResult, output: Path, python: str, platform: str,
-          progress: Progress, preferred: Sequence[str] = ()) -> LockResult:
-    """Lock requirements-slim.txt in a private folder (nothing in the project is touched), with
-    the previous lock's pins as preferences so a rerun on the same inputs changes nothing, and on a
-    first run the current target's versions: the slim image keeps the versions the image it replaces
-    ran with (a swap's twin does not drag shared dependencies to new releases)."""
+          progress: Progress, current: Sequence[Pin] = ()) -> tuple[LockResult, str]:
+    """Lock requirements-slim.txt in a private folder (nothing in the project is touched), with the
+    previous lock's pins as preferences so a rerun on the same inputs changes nothing.
+
+    The current target's versions are constraints on the first try: the slim image keeps the versions
+    the image it replaces ran with, so a swapped-in twin or a newer release on the index does not move
+    a shared dependency (mlflow-skinny dropped mlflow's pyarrow cap on a real project). When the inputs
+    cannot be met that way (a swap needs a newer release), the lock is resolved freely and the note
+    says so."""
     with tempfile.TemporaryDirectory(prefix="depslim-slim-") as tmp:
         source = Path(tmp) / REQUIREMENTS
         source.write_text(split.base_text, encoding="utf-8")
         lock_options = LockOptions(backend=_lock_backend(options, python, platform), python_version=python,
                                    platform=platform, env=options.lock_env)
-        result = compute_lock(source, output, lock_options, progress, preferred=preferred)
-    return result
+        try:
+            return compute_lock(source, output, lock_options, progress, constraints=current), ""
+        except LockError as exc:
+            if not current:
+                raise
+            note = (f"the lock could not keep every version the target has ({exc.message}); "
+                    "resolved without them")
+            return compute_lock(source, output, lock_options, progress), note
 
 
 def _gpu_use(analysis: Analysis, reach: Reach) -> tuple[Evidence, ...]:
@@ -201,8 +211,9 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
                          hint="check the entrypoint (Dockerfile CMD) or pass --scope all")
     python = _python_xy(report.target.python_version or running_python())
     platform = report.target.platform or running_platform()
-    preferred = [f"{d.name}=={d.version}" for d in analysis.target.distributions()]
-    lock = _lock(options, split, out_dir / LOCK, python, platform, progress, preferred)
+    current = [Pin(d.name, f"{d.name}=={d.version}", d.version, ()) for d in analysis.target.distributions()
+               if d.version and "+" not in d.version and not d.editable]
+    lock, lock_note = _lock(options, split, out_dir / LOCK, python, platform, progress, current)
     wheels = check_wheels(lock.pins, lock.text, python, platform, options.lock_env, enabled=options.check_index)
     shipped = {p.name for p in lock.pins}
     base = choose_base(python, _gpu_use(analysis, reach), _cuda_builds(analysis, shipped), options.base)
@@ -228,7 +239,8 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(existing, f"cannot read: {exc}") from None
     ignore_text = merge_dockerignore(current, copies.items, [LOCK, REQUIREMENTS, DOCKERFILE])
-    notes = (*split.notes, *copies.notes, *native.notes, *base.notes, *wheels.notes)
+    notes = (*split.notes, *([lock_note] if lock_note else []), *copies.notes, *native.notes, *base.notes,
+             *wheels.notes)
     from depslim.slim.explain import render_explanation
 
     plan = SlimPlan(analysis, split, lock, base, carried, copies, native, wheels, projection, reach, (), notes)
