@@ -118,3 +118,14 @@ def test_no_entrypoint_means_unknown_reachability(tmp_path: Path) -> None:
     result = scan_project(write(tmp_path, PACKAGE))
     assert result.reachable_modules is None
     assert result.entrypoints == ()
+
+
+def test_flask_run_takes_its_app_from_flask_app_and_ray_serve_from_its_import_path(tmp_path: Path) -> None:
+    from depslim.imports.entrypoints import dockerfile_entrypoints
+
+    text = b'FROM python:3.11\nENV FLASK_APP=svc/web.py\nCMD ["flask", "run", "--host", "0.0.0.0"]\n'
+    (flask,) = dockerfile_entrypoints("Dockerfile", text, {})
+    assert flask.targets == (Target("file", "svc/web.py"),) and flask.evidence.detail == "svc/web.py"
+    serve = b'FROM python:3.11\nCMD serve run svc.deploy:app --port 8000\n'
+    (ray,) = dockerfile_entrypoints("Dockerfile", serve, {})
+    assert ray.targets == (Target("module", "svc.deploy"),)

@@ -32,7 +32,7 @@ def context_data() -> dict[str, Any]:
         check_keys(data[section], required=("dirs", "files"), where=f"{where} [{section}]")
     check_keys(data["notebooks"], required=("python_cell_magics",), where=f"{where} [notebooks]")
     for name, runner in data["runners"].items():
-        check_keys(runner, required=("kind", "value_options"), optional=("companions",),
+        check_keys(runner, required=("kind", "value_options"), optional=("companions", "env_app"),
                    where=f"{where} [runners.{name}]")
     check_keys(
         data["wrappers"], required=("names", "skip_words", "value_options", "takes_argument"),

@@ -199,6 +199,9 @@ def _runner_targets(runner: Mapping[str, Any], args: Sequence[str]) -> list[tupl
         i += 1
     if kind == "app" and positional:
         return [(Target("module", _module_target(positional[0])), positional[0])]
+    if kind == "run" and len(positional) > 1 and positional[0] == "run" and not positional[1].endswith(".py") \
+            and ":" in positional[1]:  # `serve run pkg.app:deployment`: an import path, not a file
+        return [(Target("module", _module_target(positional[1])), positional[1])]
     if kind == "run" and len(positional) > 1 and positional[0] == "run":
         folder = positional[1].replace("\\", "/").rpartition("/")[0]
         companions = [(Target("glob", f"{folder}/{c}" if folder else c), "") for c in runner.get("companions", ())]
@@ -282,14 +285,20 @@ def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str])
     except Exception:  # dockerfile-parse raises plain exceptions on odd input
         return []
     stages: list[dict[str, dict[str, Any]]] = [{}]
+    envs: list[dict[str, str]] = [{}]
     for item in structure:
         instruction = str(item.get("instruction", "")).upper()
         if instruction == "FROM":
             stages.append({})
+            envs.append({})
         elif instruction in ("CMD", "ENTRYPOINT"):
             stages[-1][instruction] = item
+        elif instruction == "ENV":
+            from depslim.dockerfile.parse import parse_env
+
+            envs[-1].update(parse_env(str(item.get("value", ""))))
     found = []
-    for stage in stages:
+    for stage, env in zip(stages, envs, strict=True):
         entry, cmd = stage.get("ENTRYPOINT"), stage.get("CMD")
         if entry is None and cmd is None:
             continue
@@ -304,12 +313,24 @@ def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str])
             commands += _docker_words(cmd["value"])
         targets: list[tuple[Target, str]] = []
         for command in commands:
-            targets += command_targets(command, scripts)
+            targets += command_targets(command, scripts) or env_targets(command, env)
         unique = list(dict.fromkeys(targets))
         detail = ", ".join(dict.fromkeys(d for _, d in unique if d)) or str(where["value"]).strip()
         line = int(where.get("startline", 0)) + 1
         found.append(Entrypoint(Evidence(rel, line, "entrypoint", detail), tuple(t for t, _ in unique)))
     return found
+
+
+def env_targets(words: Sequence[str], env: Mapping[str, str]) -> list[tuple[Target, str]]:
+    """What a runner that names its app in the environment runs (`flask run` with `ENV FLASK_APP=...`)."""
+    words = _strip_wrappers(list(words))
+    runner = context_data()["runners"].get(os.path.basename(words[0])) if words else None
+    value = env.get(runner.get("env_app", "")) if runner else None
+    if not value:
+        return []
+    if value.endswith(".py"):
+        return [(Target("file", value), value)]
+    return [(Target("module", _module_target(value)), value)]
 
 
 def procfile_entrypoints(rel: str, text: str, scripts: Mapping[str, str]) -> list[Entrypoint]:
