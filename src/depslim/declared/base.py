@@ -8,8 +8,11 @@ index-option merging happen in one place.
 from __future__ import annotations
 
 import os
+import re
+import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
@@ -143,3 +146,19 @@ class Collector:
                 trusted_hosts=tuple(self.trusted_hosts),
             ),
         )
+
+
+_TOML_LINE = re.compile(r"at line (\d+)")
+
+
+def load_toml(path: Path, rel: str) -> tuple[dict[str, Any], str]:
+    """Parse a TOML file; a syntax error becomes an InputError with the file, line and TOML message."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(rel, f"cannot read: {exc}") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        match = _TOML_LINE.search(str(exc))
+        raise InputError(rel, f"invalid TOML: {exc}", int(match.group(1)) if match else None) from None

@@ -10,12 +10,11 @@ as a string) is an `InputError` at its line, never silently skipped.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from depslim.declared.base import Collector, declared_from, parse_requirement
+from depslim.declared.base import Collector, declared_from, load_toml, parse_requirement
 from depslim.declared.tomlpos import TomlPositions
 from depslim.errors import InputError
 from depslim.model import Location
@@ -63,13 +62,7 @@ def _check_shape(rel: str, section: str, name: str, value: Any, line: int) -> No
 
 def read_pipfile(collector: Collector, path: Path) -> None:
     rel = collector.rel(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(rel, f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(rel, f"not valid TOML: {exc}") from None
+    data, text = load_toml(path, rel)
     collector.files.add(rel)
     positions = TomlPositions(text)
     for section, dev in _SECTIONS:

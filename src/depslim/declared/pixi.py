@@ -16,12 +16,11 @@ shape is an `InputError` at its line.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from depslim.declared.base import Collector, declared_from, parse_requirement
+from depslim.declared.base import Collector, declared_from, load_toml, parse_requirement
 from depslim.declared.classify import is_dev_extra
 from depslim.declared.conda import declare_conda, pep440
 from depslim.declared.tomlpos import TomlPositions
@@ -31,13 +30,7 @@ from depslim.model import Location
 
 def read_pixi(collector: Collector, path: Path) -> None:
     rel = collector.rel(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-        data = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(rel, f"cannot read: {exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(rel, f"not valid TOML: {exc}") from None
+    data, text = load_toml(path, rel)
     collector.files.add(rel)
     reader = _Reader(collector, rel, TomlPositions(text))
     default = reader.default_features(data.get("environments"))

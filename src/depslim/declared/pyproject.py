@@ -7,36 +7,19 @@ dependency, and is skipped like an `include-group`.
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from packaging.utils import canonicalize_name
 
-from depslim.declared.base import Collector, declared_from, parse_requirement
+from depslim.declared.base import Collector, declared_from, load_toml, parse_requirement
 from depslim.declared.classify import is_dev_extra, is_dev_group
 from depslim.declared.poetry import UnsupportedConstraint, convert
 from depslim.declared.requirements import RequirementsReader
 from depslim.declared.tomlpos import TomlPositions
 from depslim.errors import InputError
 from depslim.model import Location
-
-_TOML_LINE = re.compile(r"at line (\d+)")
-
-
-def load_toml(path: Path, rel: str) -> tuple[dict[str, Any], str]:
-    """Parse a TOML file; a syntax error becomes an InputError with the file, line and TOML message."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(rel, f"cannot read: {exc}") from None
-    try:
-        return tomllib.loads(text), text
-    except tomllib.TOMLDecodeError as exc:
-        match = _TOML_LINE.search(str(exc))
-        raise InputError(rel, f"invalid TOML: {exc}", int(match.group(1)) if match else None) from None
 
 
 class PyprojectReader:

@@ -151,19 +151,26 @@ def parse_dockerfile(path: Path) -> Dockerfile:
     return Dockerfile(path, stages, preamble)
 
 
+def exec_form(value: str) -> list[str] | None:
+    """An instruction value in exec form (a JSON array of strings) as argv; None for shell form."""
+    text = value.strip()
+    if not text.startswith("["):
+        return None
+    try:
+        argv = json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return None
+    return argv if isinstance(argv, list) and all(isinstance(a, str) for a in argv) else None
+
+
 def run_commands(ins: Instruction) -> list[list[str]]:
     """The simple commands of a RUN (shell or exec form), each an argv list."""
-    args = ins.args.strip()
-    if args.startswith("["):
-        try:
-            argv = json.loads(args)
-            if isinstance(argv, list) and all(isinstance(a, str) for a in argv):
-                if argv[:2] in (["/bin/sh", "-c"], ["sh", "-c"], ["bash", "-c"], ["/bin/bash", "-c"]):
-                    return split_shell(" ".join(argv[2:]))
-                return [argv]
-        except json.JSONDecodeError:
-            pass
-    return split_shell(args)
+    argv = exec_form(ins.args)
+    if argv is not None:
+        if argv[:2] in (["/bin/sh", "-c"], ["sh", "-c"], ["bash", "-c"], ["/bin/bash", "-c"]):
+            return split_shell(" ".join(argv[2:]))
+        return [argv]
+    return split_shell(ins.args.strip())
 
 
 def split_shell(script: str) -> list[list[str]]:

@@ -16,7 +16,6 @@ also reaches the submodule `a.b` when it exists; typing-only imports are not fol
 from __future__ import annotations
 
 import io
-import json
 import os
 import re
 import shlex
@@ -264,15 +263,10 @@ def pyproject_entrypoints(text: str, pyproject: Mapping[str, Any]) -> list[Entry
 
 def _docker_words(value: str) -> list[list[str]]:
     """An instruction value in exec form (JSON array) or shell form -> simple commands."""
-    text = value.strip()
-    if text.startswith("["):
-        try:
-            words = json.loads(text)
-        except json.JSONDecodeError:
-            words = None
-        if isinstance(words, list) and all(isinstance(w, str) for w in words):
-            return [words]
-    return _split_shell(text)
+    from depslim.dockerfile.parse import exec_form
+
+    words = exec_form(value)
+    return [words] if words is not None else _split_shell(value.strip())
 
 
 def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str]) -> list[Entrypoint]:

@@ -78,3 +78,11 @@ class SarifFormat:
 
     def render(self, report: Report) -> str:
         return render_sarif(report.findings)
+
+
+name = "sarif"
+
+
+def render(report: Report) -> str:
+    """The module-level format entry `depslim analyze --format sarif` calls (see depslim.report)."""
+    return render_sarif(report.findings)

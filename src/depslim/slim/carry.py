@@ -16,7 +16,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from depslim.dockerfile.parse import Dockerfile, Stage, parse_dockerfile, parse_env
+from depslim.dockerfile.parse import Dockerfile, Stage, exec_form, parse_dockerfile, parse_env
 from depslim.model import Evidence
 from depslim.redact import is_secret_key, redact
 from depslim.slim.base import slim_data
@@ -55,15 +55,7 @@ class Carried:
 
 def exec_words(value: str) -> list[str]:
     """An instruction value as argv: exec form as given, shell form as `/bin/sh -c`."""
-    text = value.strip()
-    if text.startswith("["):
-        try:
-            words = json.loads(text)
-        except json.JSONDecodeError:
-            words = None
-        if isinstance(words, list) and all(isinstance(w, str) for w in words):
-            return words
-    return ["/bin/sh", "-c", text]
+    return exec_form(value) or ["/bin/sh", "-c", value.strip()]
 
 
 def _owner(name: str) -> str | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 from pathlib import Path
 
-from depslim.dockerfile.parse import parse_dockerfile
+from depslim.dockerfile.parse import exec_form, parse_dockerfile
 from depslim.errors import InputError
 from depslim.model import Evidence, ScanResult
 from depslim.slim.base import slim_data
@@ -248,17 +248,7 @@ def _dockerfile_copies(path: Path, root: Path) -> list[tuple[str, Evidence]]:
 
 
 def _copy_words(args: str) -> list[str]:
-    text = args.strip()
-    if text.startswith("["):
-        import json
-
-        try:
-            words = json.loads(text)
-            if isinstance(words, list):
-                return [str(w) for w in words]
-        except json.JSONDecodeError:
-            pass
-    return text.split()
+    return exec_form(args) or args.split()
 
 
 # --------------------------------------------------------------------------- .dockerignore
