@@ -227,11 +227,16 @@ class Reach:
 
 def serving_entrypoints(scan: ScanResult, dockerfile: str) -> tuple[Evidence, ...]:
     """What an image built from the project serves: the Dockerfile's final command, else the
-    Procfile's entries, else nothing (the caller then falls back to every entrypoint)."""
+    Procfile's entries, else nothing (the caller then falls back to every entrypoint). Compose
+    services' commands always count: `command:` overrides the image's CMD when the service runs,
+    and which service runs the image is not knowable from the files, so every one is kept."""
+    from depslim.imports.compose import is_compose_file
+
+    composed = tuple(e for e in scan.entrypoints if is_compose_file(e.path.rpartition("/")[2]))
     from_dockerfile = [e for e in scan.entrypoints if e.path == dockerfile]
     if from_dockerfile:
-        return (from_dockerfile[-1],)  # one per stage with a command, in order: the last is the image's
-    return tuple(e for e in scan.entrypoints if e.path.rpartition("/")[2] == "Procfile")
+        return (from_dockerfile[-1], *composed)  # one per stage with a command: the last is the image's
+    return (*(e for e in scan.entrypoints if e.path.rpartition("/")[2] == "Procfile"), *composed)
 
 
 def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[Reach, list[str]]:

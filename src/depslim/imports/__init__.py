@@ -24,6 +24,7 @@ from depslim.imports import cache as scan_cache
 from depslim.imports.contexts import ContextRules, context_data
 from depslim.imports.entrypoints import (
     Entrypoint,
+    compose_entrypoints,
     dockerfile_entrypoints,
     expand_scripts,
     procfile_entrypoints,
@@ -173,10 +174,10 @@ def _read_pyproject(root: Path, warnings: list[str]) -> tuple[str, dict[str, Any
 
 
 def _run_configs(root: Path, walk: Any) -> dict[str, bytes]:
-    """Dockerfiles, Procfiles and shell scripts (what an entrypoint script runs) by project-relative
+    """Dockerfiles, Procfiles, Compose files and shell scripts (what an entrypoint script runs) by project-relative
     path (unreadable ones left out): all part of the scan's fingerprint."""
     found: dict[str, bytes] = {}
-    for rel in (*walk.dockerfiles, *walk.procfiles, *walk.shell_scripts):
+    for rel in (*walk.dockerfiles, *walk.procfiles, *walk.compose_files, *walk.shell_scripts):
         try:
             found[rel] = (root / rel).read_bytes()
         except OSError:
@@ -193,6 +194,9 @@ def _entrypoints(walk: Any, configs: dict[str, bytes], text: str, pyproject: dic
     for rel in walk.procfiles:
         if rel in configs:
             found += procfile_entrypoints(rel, configs[rel].decode("utf-8", errors="replace"), scripts)
+    for rel in walk.compose_files:
+        if rel in configs:
+            found += compose_entrypoints(rel, configs[rel].decode("utf-8", errors="replace"), scripts)
     shell = {rel: configs[rel].decode("utf-8", errors="replace") for rel in walk.shell_scripts if rel in configs}
     return [expand_scripts(entry, shell, scripts) for entry in found]
 

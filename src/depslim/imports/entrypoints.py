@@ -2,7 +2,8 @@
 
 Entrypoints come from `[project.scripts]`, `[project.gui-scripts]`, `[tool.poetry.scripts]`,
 each Dockerfile stage's effective command (ENTRYPOINT + CMD, exec or shell form, parsed with
-dockerfile-parse and shlex — never regexes over the file) and Procfile lines. A command is
+dockerfile-parse and shlex — never regexes over the file), Procfile lines and Compose services'
+`entrypoint:`/`command:` (`depslim.imports.compose`). A command is
 read through wrappers (`exec`, `tini --`, `poetry run`, `sh -c "..."`) down to what names
 project code: `python -m pkg`, `python app.py`, `uvicorn pkg.api:app`, `gunicorn mod:app`,
 `celery -A pkg`, `streamlit run app.py`, or one of the project's own console scripts. The
@@ -339,6 +340,22 @@ def procfile_entrypoints(rel: str, text: str, scripts: Mapping[str, str]) -> lis
         unique = list(dict.fromkeys(targets))
         detail = ", ".join(dict.fromkeys(d for _, d in unique if d)) or command.strip()
         found.append(Entrypoint(Evidence(rel, number, "entrypoint", detail), tuple(t for t, _ in unique)))
+    return found
+
+
+def compose_entrypoints(rel: str, text: str, scripts: Mapping[str, str]) -> list[Entrypoint]:
+    """Each Compose service's start command (`entrypoint:` + `command:`). The detail keeps the
+    command's words (secrets redacted), so the programs it starts (uvicorn, celery…) are named
+    even when the command sits on lines after its key."""
+    from depslim.imports.compose import service_commands
+    from depslim.redact import redact
+
+    found = []
+    for command in service_commands(text):
+        # Compose runs the words without a shell: they are one command (`sh -c` is read inside)
+        unique = list(dict.fromkeys(command_targets(list(command.words), scripts)))
+        detail = redact(f"{command.service}: {shlex.join(command.words)}")[:300]
+        found.append(Entrypoint(Evidence(rel, command.line, "entrypoint", detail), tuple(t for t, _ in unique)))
     return found
 
 

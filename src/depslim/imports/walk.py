@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from depslim.imports.compose import is_compose_file
+
 ALWAYS_SKIP = frozenset(
     {
         ".git", ".hg", ".svn", "__pycache__", "node_modules", "site-packages", "dist-packages",
@@ -60,6 +62,7 @@ class Walk:
     sources: list[WalkedFile] = field(default_factory=list)  # .py and .ipynb, sorted by rel
     dockerfiles: list[str] = field(default_factory=list)  # project-relative
     procfiles: list[str] = field(default_factory=list)
+    compose_files: list[str] = field(default_factory=list)  # docker-compose.yml: services' commands
     shell_scripts: list[str] = field(default_factory=list)  # *.sh: what an entrypoint script runs
     init_dirs: set[str] = field(default_factory=set)  # dirs holding __init__.py ("" = root)
     models: list[WalkedFile] = field(default_factory=list)  # candidate model files, sorted by rel
@@ -194,6 +197,7 @@ def walk_project(root: Path, exclude: Sequence[str] = (), model_suffixes: tuple[
     found.models.sort(key=lambda f: f.rel)
     found.dockerfiles.sort()
     found.procfiles.sort()
+    found.compose_files.sort()
     found.shell_scripts.sort()
     return found
 
@@ -311,6 +315,8 @@ def _walk_dir(
                 found.dockerfiles.append(rel)
         elif name in RUN_CONFIGS and not _ignored(stack, user, rel, False):
             found.procfiles.append(rel)
+        elif is_compose_file(name) and not _ignored(stack, user, rel, False):
+            found.compose_files.append(rel)
         elif name.endswith(".sh") and len(found.shell_scripts) < MAX_SHELL_SCRIPTS \
                 and not _ignored(stack, user, rel, False):
             found.shell_scripts.append(rel)
