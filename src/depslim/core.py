@@ -695,6 +695,14 @@ def build_report(
     hits = find_hits(scan_result, _line_reader(options.project), reach.commands) if scan_result else []
     in_scope = [h for h in hits if _hit_in_scope(h.evidence, reach)]
     implicit = resolve_needs(in_scope, declared.keys(), installed.keys())
+    if any(h.rule.extra for h in in_scope):  # a feature that needs an extra: the extra's packages
+        from depslim.implicit import extra_needs
+
+        merged = {name: list(evidence) for name, evidence in implicit.items()}
+        for name, evidence in extra_needs(in_scope, installed, info.markers, declared.keys()).items():
+            have = merged.setdefault(name, [])
+            have.extend(e for e in evidence if e not in have)
+        implicit = merged
     if scan_result is not None and scan_result.pickled:  # model files: loading one imports what it names
         from depslim.implicit import with_pickled_needs
 

@@ -40,6 +40,30 @@ def _parse(text: str) -> Requirement | None:
         return None
 
 
+def extra_requirements(
+    dists: Mapping[str, InstalledDistribution], name: str, extra: str, markers: Mapping[str, str]
+) -> list[str]:
+    """The distributions `name[extra]` adds to `name`'s own requirements, followed through the
+    extras they ask for in turn (`ray[serve]` -> `uvicorn[standard]` -> uvloop), installed or not.
+    Read from the installed metadata; an empty list when `name` is not installed."""
+    found: dict[str, None] = {}
+    seen: set[tuple[str, str]] = set()
+    pending = [(canonicalize_name(name), canonicalize_name(extra))]
+    while pending:
+        owner, wanted = pending.pop()
+        if (owner, wanted) in seen or owner not in dists:
+            continue
+        seen.add((owner, wanted))
+        for req in filter(None, map(_parse, dists[owner].requires)):
+            if not _applies(req, markers, wanted) or (wanted and _applies(req, markers, "")):
+                continue
+            dep = canonicalize_name(req.name)
+            if dep != canonicalize_name(name):
+                found[dep] = None
+            pending += [(dep, canonicalize_name(e)) for e in req.extras]
+    return list(found)
+
+
 def warm(dists: Iterable[InstalledDistribution]) -> None:
     """Parse every distribution's requirements now (the core does this while the scan's
     workers run), so `build_graph` later only evaluates markers."""

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from depslim.knowledge import check_keys, load_data
 from depslim.mapping import Mapper
-from depslim.model import Context, Evidence, ScanResult, SignalPatterns
+from depslim.model import Context, Evidence, InstalledDistribution, ScanResult, SignalPatterns
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,7 @@ class ImplicitRule:
     attributes: tuple[str, ...] = ()
     strings: tuple[str, ...] = ()
     commands: tuple[str, ...] = ()
+    extra: str = ""  # the need is `needs[...][extra]`: that distribution's extra's requirements
 
 
 @cache
@@ -40,7 +41,7 @@ def rules() -> tuple[ImplicitRule, ...]:
         check_keys(
             raw,
             required=("id", "reason", "needs"),
-            optional=("attributes", "strings", "commands"),
+            optional=("attributes", "strings", "commands", "extra"),
             where=f"depslim/data/implicit.toml rule #{i + 1}",
         )
         loaded.append(
@@ -51,6 +52,7 @@ def rules() -> tuple[ImplicitRule, ...]:
                 attributes=tuple(raw.get("attributes", ())),
                 strings=tuple(raw.get("strings", ())),
                 commands=tuple(raw.get("commands", ())),
+                extra=canonicalize_name(raw.get("extra", "")),
             )
         )
     return tuple(loaded)
@@ -150,6 +152,31 @@ def resolve_needs(
         choice = _pick(hit.rule.needs, declared_set, installed_set)
         if hit.evidence not in needed[choice]:
             needed[choice].append(hit.evidence)
+    return needed
+
+
+def extra_needs(
+    hits: Sequence[ImplicitHit],
+    installed: Mapping[str, InstalledDistribution],
+    markers: Mapping[str, str],
+    declared: Iterable[str],
+) -> Mapping[str, list[Evidence]]:
+    """What the extras a feature needs add (`from ray import serve` needs `ray[serve]`): each of
+    the extra's requirements, read from the installed metadata, with the hit as evidence. A base
+    written without the extra would install `ray` alone and the service would fail at import."""
+    from depslim.graph import extra_requirements
+
+    declared_set = set(declared)
+    needed: dict[str, list[Evidence]] = defaultdict(list)
+    for hit in hits:
+        if not hit.rule.extra:
+            continue
+        owner = _pick(hit.rule.needs, declared_set, set(installed))
+        for name in extra_requirements(installed, owner, hit.rule.extra, markers):
+            evidence = Evidence(hit.evidence.path, hit.evidence.line, "implicit",
+                                f"{hit.evidence.detail}: {owner}[{hit.rule.extra}] requires {name}")
+            if evidence not in needed[name]:
+                needed[name].append(evidence)
     return needed
 
 
