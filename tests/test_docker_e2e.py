@@ -122,11 +122,12 @@ def e2e_image(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     return {"archive": archive, "layout": layout, "measured": measured, "pipcache": pipcache}
 
 
-@pytest.fixture(scope="session", params=["engine", "docker-archive", "oci-layout"])
+@pytest.fixture(scope="session", params=["engine", "engine-save-stream", "docker-archive", "oci-layout"])
 def analyzed(request: pytest.FixtureRequest, e2e_image: dict[str, object]):  # type: ignore[no-untyped-def]
-    ref = {"engine": f"docker:{TAG}", "docker-archive": str(e2e_image["archive"]),
-           "oci-layout": str(e2e_image["layout"])}[request.param]
-    return open_image(ref)
+    ref = {"engine": f"docker:{TAG}", "engine-save-stream": f"docker:{TAG}",
+           "docker-archive": str(e2e_image["archive"]), "oci-layout": str(e2e_image["layout"])}[request.param]
+    # "engine" reads the engine's layer store (the fast path: root, overlay2 here); the save stream too
+    return open_image(ref, engine_read="save" if request.param == "engine-save-stream" else "auto")
 
 
 def test_every_distribution_matches_lstat_in_a_running_container(analyzed, e2e_image) -> None:  # type: ignore[no-untyped-def]
@@ -167,3 +168,27 @@ def test_deleted_pip_cache_is_found_with_its_bytes(analyzed, e2e_image) -> None:
     junk = [f for f in deleted.values() if "/junk.txt" in f.data["paths"]]
     assert junk and junk[0].savings_bytes >= len("junk-junk-junk\n")
     assert analyzed.info().totals["waste_bytes"] >= cache.savings_bytes
+
+
+def _image_json(ref: str) -> str:
+    """`depslim image REF --format json`, as a user runs it."""
+    from click.testing import CliRunner
+
+    from depslim.cli import cli
+
+    result = CliRunner().invoke(cli, ["image", ref, "--format", "json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_engine_fast_path_report_is_the_archives_byte_for_byte(e2e_image) -> None:  # type: ignore[no-untyped-def]
+    """Read from the layer store (overlay2 directories), the JSON report is the docker-archive's, byte for
+    byte, but for the source field; and it was the fast path (no save stream, no fallback note)."""
+    archive = str(e2e_image["archive"])
+    engine, saved = _image_json(f"docker:{TAG}"), _image_json(archive)
+    assert json.loads(engine)["target"]["ref"] == f"docker:{TAG}"
+    assert engine.replace(json.dumps(f"docker:{TAG}"), json.dumps(archive)) == saved
+    assert "save stream" not in engine
+    store = open_image(f"docker:{TAG}", engine_read="store")  # an error, not a fallback, if it could not
+    assert not store.warnings and [layer.digest for layer in store.info().layers] == [
+        layer["digest"] for layer in json.loads(saved)["layers"]]

@@ -22,8 +22,10 @@ from depslim.native.elf import ElfInfo
 from depslim.native.sonames import DPKG_INFO, debian_release, os_release, soname_packages
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.targets.image import python as py
+from depslim.targets.image.digests import RegionHasher, mismatch
 from depslim.targets.image.fs import MergedFS
-from depslim.targets.image.layers import DEFAULT_LIMITS, LayerScan, Limits, scan_layer
+from depslim.targets.image.layers import DEFAULT_LIMITS, Budget, LayerScan, Limits, scan_layer
+from depslim.targets.image.layerstore import ENGINE_READS, StoreLayer, StoreUnavailable, fallback_note, open_store_image
 from depslim.targets.image.sources import (
     LayerRef,
     ResolvedImage,
@@ -121,18 +123,52 @@ class ImageTarget:
         return image_findings(self.analysis)
 
 
-def _scan_from_disk(ref: LayerRef, label: str, limits: Limits, on_read: Callable[[int], None]) -> LayerScan:
+def _scan_from_disk(
+    ref: LayerRef, index: int, label: str, limits: Limits, on_read: Callable[[int], None], budget: Budget
+) -> tuple[LayerScan, str | None]:
+    """Scan one layer blob on disk while `RegionHasher` hashes it; (scan, hex digest or None)."""
+    if isinstance(ref, StoreLayer):  # a directory of the engine's layer store (layerstore.py), not a blob
+        return ref.scan_dir(label, limits, on_read, budget), None
     assert ref.opener is not None
+    promised = ref.expected or ref.diff_id
+    hasher = None
+    if promised is not None and ref.region is not None:
+        hasher = RegionHasher(*ref.region, promised.algorithm, label)
     try:
-        raw = ref.opener()
-    except OSError as exc:
-        raise ImageFormatError(label, f"cannot read layer: {exc.strerror}") from None
-    try:
-        return scan_layer(raw, label, limits, on_read)
-    except OSError as exc:
-        raise ImageFormatError(label, f"cannot read layer: {exc}") from None
-    finally:
-        raw.close()  # type: ignore[attr-defined]
+        try:
+            raw = ref.opener()
+        except OSError as exc:
+            raise ImageFormatError(label, f"cannot read layer: {exc.strerror or exc}") from None
+        try:
+            scan = scan_layer(raw, label, limits, on_read, budget, index)
+        except OSError as exc:
+            raise ImageFormatError(label, f"cannot read layer: {exc}") from None
+        finally:
+            raw.close()  # type: ignore[attr-defined]
+    except BaseException:
+        if hasher is not None:
+            hasher.cancel()
+        raise
+    return scan, (hasher.result() if hasher is not None else None)
+
+
+def verify_layer(ref: LayerRef, scan: LayerScan, actual: str | None, label: str, warnings: list[str]) -> None:
+    """The layer's bytes against what the manifest promises (depslim.targets.image.digests).
+
+    A blob named by its digest (OCI, Docker 25 archives) must hash to it; a legacy docker-archive
+    `layer.tar` is an uncompressed tar, whose hash is the config's diff_id. A mismatch is an
+    ImageFormatError naming the blob. A layer with nothing to check against says so.
+    """
+    if ref.expected is not None:
+        expected = ref.expected
+    elif ref.diff_id is not None and scan.compression == "tar":
+        expected = ref.diff_id
+    else:
+        warnings.append(f"{label}: no digest to check its content against (a {scan.compression} layer "
+                        "of a legacy docker-archive); not verified")
+        return
+    if actual is not None and actual != expected.hex:
+        raise mismatch(label, ref.name or ref.digest, expected, actual)
 
 
 def _layer_label(image: ResolvedImage, index: int) -> str:
@@ -140,12 +176,15 @@ def _layer_label(image: ResolvedImage, index: int) -> str:
     return f"{image.archive}: layer {index} ({digest})"
 
 
-def _merge_layers(image: ResolvedImage, limits: Limits, progress: Progress) -> tuple[MergedFS, list[LayerScan]]:
+def _merge_layers(
+    image: ResolvedImage, limits: Limits, progress: Progress, budget: Budget
+) -> tuple[MergedFS, list[LayerScan]]:
     """Scan (in parallel when on disk) and stack every layer, releasing each scan's entries."""
-    fs = MergedFS(image.archive)
+    fs = MergedFS(image.archive, budget)
     summaries: list[LayerScan] = []
 
-    def keep(index: int, scan: LayerScan) -> None:
+    def keep(index: int, scan: LayerScan, actual: str | None) -> None:
+        verify_layer(image.layers[index], scan, actual, _layer_label(image, index), image.warnings)
         try:
             fs.apply(index, scan)
         except ImageFormatError as exc:
@@ -157,7 +196,7 @@ def _merge_layers(image: ResolvedImage, limits: Limits, progress: Progress) -> t
     if all(layer.scan is not None for layer in image.layers):
         for index, layer in enumerate(image.layers):
             assert layer.scan is not None
-            keep(index, layer.scan)
+            keep(index, layer.scan, layer.actual)
             layer.scan = None
         return fs, summaries
     total = sum(layer.size or 0 for layer in image.layers)
@@ -170,14 +209,15 @@ def _merge_layers(image: ResolvedImage, limits: Limits, progress: Progress) -> t
     workers = max(1, min(len(image.layers), os.cpu_count() or 2, 4))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="depslim-layer") as pool:
         futures = [
-            pool.submit(_scan_from_disk, layer, _layer_label(image, i), limits, on_read)
+            pool.submit(_scan_from_disk, layer, i, _layer_label(image, i), limits, on_read, budget)
             for i, layer in enumerate(image.layers)
         ]
         try:
             for index, future in enumerate(futures):
-                keep(index, future.result())
+                keep(index, *future.result())
                 futures[index] = None  # type: ignore[call-overload]
         except BaseException:
+            budget.close()  # scans waiting for room (depslim.targets.image.layers.Budget) stop waiting
             for future in futures:
                 if future is not None:
                     future.cancel()
@@ -191,9 +231,11 @@ def _user(config: dict[str, Any]) -> str:
     return str(inner.get("User") or "") if isinstance(inner, dict) else ""
 
 
-def analyze_resolved(image: ResolvedImage, limits: Limits, progress: Progress) -> ImageTarget:
+def analyze_resolved(
+    image: ResolvedImage, limits: Limits, progress: Progress, budget: Budget | None = None
+) -> ImageTarget:
     """Merge layers and read the Python inside."""
-    fs, scans = _merge_layers(image, limits, progress)
+    fs, scans = _merge_layers(image, limits, progress, budget if budget is not None else Budget(limits))
     config = image.config
     instructions = layer_instructions(config, len(image.layers))
     layers = [
@@ -240,8 +282,16 @@ def open_image(
     platform: str | None = None,
     progress: Progress = NULL_PROGRESS,
     limits: Limits = DEFAULT_LIMITS,
+    engine_read: str = "auto",
 ) -> ImageTarget:
-    """Open an image by path (docker-archive, oci-archive, OCI layout dir) or engine name."""
+    """Open an image by path (docker-archive, oci-archive, OCI layout dir) or engine name.
+
+    An engine image is read from the engine's layer store when it is readable here, else through
+    the save stream (the report's warnings say why, once); `engine_read` forces one: "store" (an
+    error, with the reason, when it cannot be read) or "save".
+    """
+    if engine_read not in ENGINE_READS:
+        raise TargetError(f"engine_read={engine_read!r}: expected one of {', '.join(ENGINE_READS)}")
     if platform:
         parse_platform(platform)  # a bad --platform fails before any I/O
     kind, value = parse_ref(ref)
@@ -251,13 +301,25 @@ def open_image(
         return analyze_resolved(image, limits, progress)
     if not ref.startswith(("docker:", "docker-daemon:")) and not engine_has(value):
         raise TargetError(f"{ref}: no such file or directory, and no Docker engine image by that name")
+    why = ""
+    if engine_read != "save":
+        try:
+            return analyze_resolved(open_store_image(value, ref, limits, platform), limits, progress)
+        except StoreUnavailable as exc:
+            progress.finish(PROGRESS_KEY)
+            if engine_read == "store":
+                raise TargetError(f"docker:{value}: cannot read the engine's layer store: {exc}") from None
+            why = str(exc)
     progress.start(PROGRESS_KEY, f"Streaming {value} from the Docker engine", total=None)
 
     def on_read(amount: int) -> None:
         progress.advance(PROGRESS_KEY, amount)
 
-    catalog = stream_engine_image(value, limits, on_read=on_read)
+    budget = Budget(limits)
+    catalog = stream_engine_image(value, limits, on_read=on_read, budget=budget)
     progress.finish(PROGRESS_KEY)
     image = resolve(catalog, limits, platform, ref)
     image.archive = f"docker:{value}"
-    return analyze_resolved(image, limits, progress)
+    if why:
+        image.warnings.append(fallback_note(value, why))
+    return analyze_resolved(image, limits, progress, budget)
