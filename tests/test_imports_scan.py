@@ -328,7 +328,7 @@ def test_signals_alias_resolution_attributes_and_strings(tmp_path: Path) -> None
     result = scan_src(tmp_path, source, patterns=patterns)
     got = {(s.pattern, s.value, s.location.line, s.kind) for s in result.signals}
     assert got == {
-        (r"^postgresql\+psycopg2://", "postgresql+psycopg2://u@h/db", 7, "string"),
+        (r"^postgresql\+psycopg2://", "postgresql+psycopg2://***@h/db", 7, "string"),
         ("pandas.read_parquet", "pandas.read_parquet", 11, "call"),
         ("^s3://", "s3://bucket/key.parquet", 11, "string"),
         ("torch.cuda", "torch.cuda.is_available", 12, "call"),

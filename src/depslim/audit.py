@@ -174,11 +174,12 @@ def _jsonable(value: object) -> bool:
 
 
 def render_terminal(table: AuditTable, width: int = 140) -> str:
-    from rich.console import Console
     from rich.table import Table
 
+    from depslim.redact import console as redacting_console
+
     out = StringIO()
-    console = Console(file=out, width=width, highlight=False, force_terminal=False, color_system=None)
+    console = redacting_console(file=out, width=width, highlight=False, force_terminal=False, color_system=None)
     grid = Table(title="depslim audit", show_lines=False)
     grid.add_column("Finding", overflow="fold", ratio=4)
     grid.add_column("Owner", no_wrap=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from depslim.errors import InputError
+from depslim.inputfile import missing_reason, read_text
 
 if TYPE_CHECKING:
     import click
@@ -255,7 +256,7 @@ def _without_config(path: Path) -> bool:
     import tomllib
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_text(path))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return False
     tool = data.get("tool", {})
@@ -294,7 +295,7 @@ def load_config(root: Path, config_file: Path | None = None) -> ProjectConfig:
     root = Path(root)
     if config_file is not None:
         if not Path(config_file).is_file():
-            raise InputError(config_file, "config file does not exist")
+            raise InputError(config_file, f"config file {missing_reason(config_file)}")
         return _read(Path(config_file), root) or ProjectConfig(values={}, path=Path(config_file))
     for candidate in (root / CONFIG_FILE, root / "pyproject.toml"):
         if candidate.is_file():

@@ -20,6 +20,7 @@ from depslim.errors import InputError
 from depslim.graph import Graph, build_graph
 from depslim.graph import warm as warm_graph
 from depslim.implicit import find_hits, merge_patterns, resolve_needs, signal_patterns
+from depslim.inputfile import read_bytes, read_text
 from depslim.mapping import Mapped, Mapper
 from depslim.model import (
     IMPORT_PROBLEM_CODES,
@@ -122,7 +123,7 @@ def read_declared(options: AnalyzeOptions) -> DeclaredSet:
     from depslim.declared import read_declared as read
 
     assert options.project is not None
-    return read(options.project, list(options.requirements) or None)
+    return read(options.project, list(options.requirements) or None, options.exclude)
 
 
 def unique_distributions(dists: Sequence[InstalledDistribution]) -> tuple[list[InstalledDistribution], list[str]]:
@@ -372,7 +373,7 @@ def follow_launches(scan_result: ScanResult, root: Path | None, start: set[str])
         if root is None:
             return None
         try:
-            return (root / rel).read_bytes()
+            return read_bytes(root / rel)
         except OSError:
             return None
 
@@ -542,7 +543,7 @@ def _line_reader(root: Path | None) -> Callable[[Evidence], str]:
         if root is None or not evidence.line:
             return ""
         try:
-            lines = (root / evidence.path).read_text(encoding="utf-8", errors="replace").splitlines()
+            lines = read_text(root / evidence.path, errors="replace").splitlines()
         except OSError:
             return ""
         return lines[evidence.line - 1] if evidence.line <= len(lines) else ""

@@ -26,6 +26,7 @@ from packaging.version import InvalidVersion, Version
 
 from depslim.errors import DepslimError, InputError
 from depslim.gate import format_bytes, image_bytes, runtime_distributions
+from depslim.inputfile import read_text
 from depslim.model import DistributionReport, Evidence, Finding, Location, Report
 
 ADDED = "added"
@@ -467,9 +468,9 @@ def read_pins(path: Path, display: str | None = None) -> dict[str, Pin]:
     """Read a requirements/constraints/lock file or a PEP 751 pylock.toml into pins by name."""
     shown = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(shown, f"cannot read: {exc}") from None
+        raise InputError(shown, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if path.suffix == ".toml":
         return _read_pylock(text, shown)
     pins: dict[str, Pin] = {}

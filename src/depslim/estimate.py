@@ -18,10 +18,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 from packaging.utils import canonicalize_name
 
+from depslim import jsonshape
 from depslim.errors import DepslimError, InputError
+from depslim.inputfile import missing_reason
+from depslim.jsonshape import Where, expect_object
 from depslim.wheelsize import FetchCounter, RangeSource, WheelSizeError, target_tags, wheel_info
 
 
@@ -113,20 +118,24 @@ def resolve_with_pip(
         lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("ERROR")] or proc.stderr.splitlines()[-1:]
         raise InputError(requirements, f"cannot resolve for {platform} / Python {python}: "
                                        f"{lines[-1] if lines else 'pip failed'}")
-    try:
-        report = json.loads(proc.stdout)
-    except json.JSONDecodeError:
-        raise DepslimError(f"pip printed no installation report for {requirements}") from None
+    if not proc.stdout.strip():
+        raise DepslimError(f"pip printed no installation report for {requirements}")
+    where = Where("pip's installation report", f"for {requirements}", lambda file, problem: DepslimError(
+        f"{file} {problem}"))
+    report = expect_object(jsonshape.loads(proc.stdout, where), where)
     resolved = []
-    for item in report.get("install", []):
-        meta = item.get("metadata", {})
-        url = item.get("download_info", {}).get("url", "")
-        resolved.append(Resolved(canonicalize_name(meta.get("name", "")), meta.get("version", ""), url))
+    for item in report.objects("install"):
+        meta = item.obj("metadata")
+        url = item.obj("download_info").text("url")
+        resolved.append(Resolved(canonicalize_name(meta.text("name")), meta.text("version"), url))
     return resolved
 
 
 def _measure(item: Resolved) -> PackageEstimate:
     counter = FetchCounter()
+    if item.url.startswith("file:") and os.path.isdir(url2pathname(urlsplit(item.url).path)):
+        raise WheelSizeError("a local folder: pip builds it, so its installed size is not known before "
+                             "it is built; not measured")
     filename = item.url.rsplit("/", 1)[-1]
     if not filename.endswith(".whl"):
         source = RangeSource(item.url, counter)
@@ -149,10 +158,19 @@ def estimate_requirements(
     find_links: Sequence[str] = (),
     isolated: bool = False,
     workers: int = 8,
+    allow_build: bool = False,
 ) -> Estimate:
-    """Resolve for the target, then range-read every wheel's installed size (in parallel)."""
+    """Resolve for the target, then range-read every wheel's installed size (in parallel).
+
+    A line pip would build even with `--only-binary=:all:` (a local folder, a VCS URL, an editable)
+    is refused unless `allow_build` (`depslim.builds`): building runs its setup.py."""
     if not requirements.is_file():
-        raise InputError(requirements, "no such requirements file")
+        reason = missing_reason(requirements)
+        raise InputError(requirements, "no such requirements file" if reason == "does not exist" else reason)
+    if not allow_build:
+        from depslim.builds import refuse_builds
+
+        refuse_builds(requirements, binary_only=True)
     resolved = resolve_with_pip(requirements, platform=platform, python=python, index_url=index_url,
                                 extra_index_urls=extra_index_urls, find_links=find_links, isolated=isolated)
     problems: list[str] = []

@@ -1,7 +1,20 @@
-"""Atomic writes: a temp file beside the target, fsync, then os.replace.
+"""Atomic writes: the bytes go to a file beside the target, are synced, then renamed over it.
 
 Nothing half-written ever reaches the user's path, and an existing file is only replaced
 with `force=True` (the CLI's `--force`).
+
+Kill-safety: the new content is written into an *unnamed* file in the target's directory
+(Linux `O_TMPFILE`), so a SIGKILL during the write and the fsync leaves nothing behind; it gets a
+name (`.NAME.depslim-PID-XXXXXXXX.tmp`) only for the microseconds between `linkat` and the rename.
+Where unnamed files are not supported the same name is used for the whole write. Either way, every
+write first removes the temps of depslim's naming pattern next to its target whose process is gone
+(and the `.NAME.XXXXXXXX.tmp` files older releases left when killed), so no temp outlives the next
+run even after a kill in that window.
+
+Secrets: every text written here goes through `depslim.redact` first (bytes are the caller's own
+binary formats). For a file depslim merges into (the user's `.dockerignore` or `pyproject.toml`),
+`keep` is the user's text as it was: its lines are written back untouched, only depslim's own lines
+are redacted. Private files (the caches) pass `mode=0o600`.
 """
 
 from __future__ import annotations
@@ -9,65 +22,219 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
-import tempfile
+import re
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 from depslim.errors import WriteRefused
 
+TEMP_SUFFIX = ".tmp"
+_OWN_TEMP = re.compile(r"^\.(?P<name>.+)\.depslim-(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+_LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp's, before this module used pids
+LEGACY_STALE_S = 60.0  # a legacy temp this old belongs to no write in progress (a write takes milliseconds)
 
-def atomic_write(path: str | Path, data: str | bytes, *, force: bool = True) -> Path:
-    """Write `data` to `path` atomically; refuse to replace an existing file unless `force`."""
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: alive, someone else's
+        return True
+    return True
+
+
+def remove_stale_temps(folder: Path, name: str | None = None) -> list[Path]:
+    """Remove depslim's leftover temp files in `folder` (for target `name`, or all): those of a
+    process that is gone, and legacy ones older than a minute. Returns what was removed."""
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    now = time.time()
+    for entry in entries:
+        if not entry.name.endswith(TEMP_SUFFIX) or not entry.name.startswith("."):
+            continue
+        own, legacy = _OWN_TEMP.match(entry.name), _LEGACY_TEMP.match(entry.name)
+        match = own or legacy
+        if match is None or (name is not None and match.group("name") != name):
+            continue
+        try:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if own is not None:
+                stale = int(own.group("pid")) != os.getpid() and not _pid_alive(int(own.group("pid")))
+            else:
+                stale = now - entry.stat(follow_symlinks=False).st_mtime > LEGACY_STALE_S
+            if stale:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue
+    return removed
+
+
+_PROC_FD = os.path.isdir("/proc/self/fd")
+
+
+def remove_stale_folders(parent: str, prefix: str) -> None:
+    """Remove `parent/PREFIX<pid>-*` folders whose process is gone (a run killed with its helpers)."""
+    import shutil
+
+    try:
+        entries = list(os.scandir(parent))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix):].partition("-")[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            with contextlib.suppress(OSError):
+                if entry.is_dir(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_uid == os.getuid():
+                    shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _temp_name(target: Path) -> Path:
+    return target.parent / f".{target.name}.depslim-{os.getpid()}-{os.urandom(4).hex()}{TEMP_SUFFIX}"
+
+
+class _Staged:
+    """New content for one target, synced to disk, not yet visible under any name (when the
+    file system has O_TMPFILE) or under its temp name otherwise."""
+
+    def __init__(self, target: Path, payload: bytes, mode: int) -> None:
+        self.target, self._payload, self._mode = target, payload, mode
+        self.temp: Path | None = None  # named only when O_TMPFILE is unavailable, or once linked
+        self._fd: int | None = None
+        try:
+            if not _PROC_FD:
+                raise OSError("no /proc/self/fd to link an unnamed file from")
+            self._fd = os.open(target.parent, os.O_TMPFILE | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        except (AttributeError, OSError):  # no O_TMPFILE here (not Linux, or the file system lacks it)
+            self._write_named()
+            return
+        try:
+            self._fill(self._fd)
+        except BaseException:
+            self.discard()
+            raise
+
+    def _fill(self, fd: int) -> None:
+        view = memoryview(self._payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fchmod(fd, self._mode)
+        os.fsync(fd)
+
+    def _write_named(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        self.temp = _temp_name(self.target)
+        self._fd = os.open(self.temp, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+        try:
+            self._fill(self._fd)
+        except BaseException:
+            self.discard()
+            raise
+
+    def commit(self) -> None:
+        """Give the content its name: link the unnamed file to a temp name, then rename over the target."""
+        assert self._fd is not None
+        if self.temp is None:
+            temp = _temp_name(self.target)
+            folder = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:  # a dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW), which links the open file
+                os.link(f"/proc/self/fd/{self._fd}", temp.name, dst_dir_fd=folder, follow_symlinks=True)
+                self.temp = temp
+            except OSError:  # the kernel or file system does not link unnamed files: write it named
+                self._write_named()
+            finally:
+                os.close(folder)
+        assert self.temp is not None
+        os.replace(self.temp, self.target)
+        self.temp = None
+        os.close(self._fd)
+        self._fd = None
+
+    def discard(self) -> None:
+        if self.temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.temp)
+            self.temp = None
+        if self._fd is not None:
+            with contextlib.suppress(OSError):
+                os.close(self._fd)
+            self._fd = None
+
+
+def _payload(data: str | bytes, keep: str | None) -> bytes:
+    """The bytes to write: text redacted (a line `keep` already had is the user's and stays)."""
+    if isinstance(data, bytes):
+        return data
+    from depslim.redact import redact  # its rules load on first use: only runs that write text pay
+
+    if keep is None:
+        return redact(data).encode("utf-8")
+    own = set(keep.splitlines())
+    lines = data.splitlines(keepends=True)
+    return "".join(line if line.rstrip("\r\n") in own else redact(line) for line in lines).encode("utf-8")
+
+
+def _mode(target: Path, mode: int | None) -> int:
+    if mode is not None:
+        return mode
+    try:
+        return target.stat().st_mode & 0o7777
+    except OSError:
+        return 0o644
+
+
+def _sync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def atomic_write(path: str | Path, data: str | bytes, *, force: bool = True, mode: int | None = None,
+                 keep: str | None = None) -> Path:
+    """Write `data` to `path` atomically; refuse to replace an existing file unless `force`.
+
+    `mode` (default: the existing file's, else 0644); `keep`: the user's own text of a file
+    depslim merges into (see the module docstring)."""
     target = Path(path)
     if target.exists() and not force:
         raise WriteRefused(f"{target}: exists; pass --force to overwrite it")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if target.exists():
-            with contextlib.suppress(OSError):
-                os.chmod(tmp, target.stat().st_mode & 0o7777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    return target
+    return atomic_write_all([(target, data)], mode=mode, keep={target: keep} if keep is not None else None)[0]
 
 
-def atomic_write_all(items: Sequence[tuple[Path, str | bytes]]) -> list[Path]:
-    """Write several files as one change: every temp file is written and synced first, then they
+def atomic_write_all(items: Sequence[tuple[Path, str | bytes]], *, mode: int | None = None,
+                     keep: dict[Path, str] | None = None) -> list[Path]:
+    """Write several files as one change: every new content is written and synced first, then they
     replace their targets one after another. An interruption before the renames leaves every
     target as it was (and no temp file behind); the renames themselves take microseconds."""
-    staged: list[tuple[str, Path]] = []
+    staged: list[_Staged] = []
     try:
         for path, data in items:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
-            payload = data.encode("utf-8") if isinstance(data, str) else data
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            staged.append((tmp, target))
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(payload)
-                handle.flush()
-                os.fsync(handle.fileno())
-            mode = target.stat().st_mode & 0o7777 if target.exists() else 0o644
-            os.chmod(tmp, mode)
-        for tmp, target in staged:
-            os.replace(tmp, target)
-    except BaseException:
-        for tmp, _target in staged:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-        raise
-    return [target for _tmp, target in staged]
+            remove_stale_temps(target.parent, target.name)
+            payload = _payload(data, (keep or {}).get(target))
+            staged.append(_Staged(target, payload, _mode(target, mode)))
+        for item in staged:
+            item.commit()
+    finally:
+        for item in staged:
+            item.discard()
+    for folder in {item.target.parent for item in staged}:
+        _sync_dir(folder)  # the renames themselves survive a power cut
+    return [item.target for item in staged]
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),

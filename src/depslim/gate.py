@@ -17,6 +17,7 @@ from depslim.config import parse_size as config_parse_size
 from depslim.errors import InputError
 from depslim.knowledge import load_data
 from depslim.model import DistributionReport, Evidence, Finding, Report, TargetInfo, Verdict
+from depslim.redact import clip
 from depslim.units import human_bytes
 
 
@@ -430,8 +431,7 @@ def _declared_evidence(report: Report, contributors: list[Contributor]) -> tuple
 
 
 def _short(text: str, width: int = 60) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return clip(" ".join(text.split()), width)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -70,6 +70,16 @@ def is_regular(path: str | Path) -> bool:
         return False
 
 
+def missing_reason(path: str | Path) -> str:
+    """Why `path` is no input file, for the messages of callers that check before reading:
+    "does not exist", or "is not a regular file (a FIFO)" for a FIFO put in a file's place."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return "does not exist"
+    return "exists" if stat.S_ISREG(mode) else f"is {NotRegularFile(path, mode).strerror}"
+
+
 def read_bytes(path: str | Path, limit: int | None = None) -> bytes:
     """The bytes of a regular file; `limit` refuses a bigger one before reading any of it."""
     with open_regular(path) as handle:
@@ -91,4 +101,6 @@ def read_text(path: str | Path, encoding: str = "utf-8", errors: str = "strict",
     return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
-__all__ = ["FileTooLarge", "NotRegularFile", "is_regular", "open_regular", "read_bytes", "read_text"]
+__all__ = [
+    "FileTooLarge", "NotRegularFile", "is_regular", "missing_reason", "open_regular", "read_bytes", "read_text",
+]

@@ -2,7 +2,8 @@
 
 Precedence, most to least reliable (the first source that knows the name decides; each `how`):
 
-1. `stdlib` — a module the running interpreter ships.
+1. `stdlib` — a module the running interpreter ships (a former standard-library module that no
+   distribution provides again, `data/stdlib.toml`, is `stdlib` too once nothing installed provides it).
 2. `record` — RECORD of the installed distributions (about half of modern wheels ship no
    top_level.txt, so RECORD is the primary source).
 3. `top_level` — top_level.txt of the installed distributions.
@@ -47,6 +48,15 @@ _SKIP_SUFFIXES = (".dist-info", ".egg-info", ".data", ".pth", ".libs")
 # Mappings that name a real distribution (metadata or a table says it provides the module), as
 # opposed to a guess (`identity`) or a choice among candidates (`ambiguous`).
 KNOWN_MAPPINGS = frozenset({"record", "top_level", "alias", "index"})
+
+
+@cache
+def former_stdlib() -> frozenset[str]:
+    """Standard-library modules of older Pythons that no distribution provides (`data/stdlib.toml`)."""
+    data = load_data("stdlib")
+    check_keys(data, required=("former",), where="depslim/data/stdlib.toml")
+    check_keys(data["former"], required=("names",), where="depslim/data/stdlib.toml [former]")
+    return frozenset(data["former"]["names"])
 
 
 @dataclass(frozen=True)
@@ -194,6 +204,8 @@ class Mapper:
         owners = self._top_level.get(top)
         if owners:
             return Mapped(tuple(sorted(owners)), "top_level")
+        if top in former_stdlib():
+            return Mapped((), "stdlib")
         guess = top
         for depth in depths:
             name = ".".join(parts[:depth])

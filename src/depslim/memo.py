@@ -18,13 +18,16 @@ keeps a stat fingerprint (mtime_ns, size, inode) of:
 - the parent directory of every opened file (its mtime moves when an entry is created or
   removed there, which covers "does pyproject.toml exist?" checks that never open anything).
 
-A replay re-stats those paths (a few thousand `stat` calls, no reads) and prints the stored bytes
-only if all match. Anything the hook cannot see makes the run unrecordable, so it is never
-replayed: a subprocess (`--python`), a socket (an image in the Docker engine, an index), a
-directory listed by file descriptor. An image archive or OCI layout is a file like any other: a
-second `depslim image app.tar` replays until the archive is rewritten. The key holds the command
-line, working directory, interpreter, `sys.path`, depslim's version, the environment variables
-and, for a terminal, its size.
+A replay re-stats those paths (a few thousand `stat` calls, no reads) and prints the stored
+bytes only if all match. Anything the hook cannot see makes the run unrecordable, so it is never
+replayed: a subprocess, a socket (an image in the Docker engine, an index), a directory listed
+by file descriptor. (`--python` reads the other environment's files, which the hook sees.) An
+image archive or OCI layout is a file like any other: a second `depslim image app.tar` replays
+until the archive is rewritten. The key covers the command line, working directory, interpreter,
+`sys.path`, depslim's version, the environment variables and, for a terminal, its size — as one
+BLAKE2b hash: a memo never stores any of those values (the environment holds credentials; the
+memo lives on disk). The memo folder is 0700 and each memo 0600, and a folder that is not this
+user's own, or that others can write, is never replayed from.
 
 Limits, stated in the README: installed files changed in place without their distribution's
 RECORD or directory changing are not seen (pip, uv and conda rewrite RECORD on every install);
@@ -42,20 +45,19 @@ import marshal
 import os
 import sys
 import time
-import zlib
 
 from depslim import __version__
-from depslim.cachedir import cache_root
+from depslim.cachedir import cache_root, is_private_folder, private_folder
 
 TYPE_CHECKING = False  # typing costs ~10 ms to import; this module runs before every command
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-MEMO_FORMAT = 1
+MEMO_FORMAT = 2  # 2: the key is a hash
 COMMANDS = frozenset({"analyze", "audit", "image"})
 # Options that write somewhere else than stdout or opt out. An image in the Docker engine (a
-# socket) or `--python` (a subprocess) need no entry here: the hook sees them and never stores.
+# socket) needs no entry here: the hook sees it and never stores.
 UNSAFE_OPTIONS = ("-o", "--output", "--no-cache", "-h", "--help", "--version", "--force")
 # Variables that change between otherwise identical shell invocations, or only steer the memo's log.
 VOLATILE_ENV = frozenset({"_", "OLDPWD", "PWD", "SHLVL", "SSH_CLIENT", "SSH_CONNECTION", "SSH_TTY", "WINDOWID",
@@ -93,15 +95,27 @@ def _terminal(stream: Any) -> tuple[int, int] | None:
 
 
 def memo_key(argv: Sequence[str]) -> str:
-    """Everything outside the file system that can change the output."""
+    """A hash of everything outside the file system that can change the output (never the values)."""
     env = sorted((k, v) for k, v in os.environ.items() if k not in VOLATILE_ENV)
     parts = (MEMO_FORMAT, __version__, sys.executable, sys.version, tuple(sys.path), os.getcwd(),
              tuple(argv), tuple(env), _terminal(sys.stdout), _terminal(sys.stderr) is not None)
-    return repr(parts)
+    return _hash(repr(parts).encode("utf-8", "surrogateescape"))
+
+
+def _hash(data: bytes) -> str:
+    try:  # the builtin module: 0.2 ms to import, against 2 ms for hashlib (OpenSSL) on every start
+        from _blake2 import blake2b
+    except ImportError:  # pragma: no cover - an interpreter built without it
+        from hashlib import blake2b
+    return blake2b(data, digest_size=32).hexdigest()
+
+
+def _memo_folder() -> str:
+    return os.path.join(cache_root(), "memo")
 
 
 def _memo_file(key: str) -> str:
-    return os.path.join(cache_root(), "memo", f"{zlib.crc32(key.encode()):08x}-{len(key):x}.marshal")
+    return os.path.join(_memo_folder(), f"{key[:32]}.marshal")
 
 
 def fingerprint(path: str) -> Fingerprint:
@@ -123,6 +137,10 @@ def stored_output(argv: Sequence[str]) -> bytes | None:
     if not eligible(argv):
         return None
     key = memo_key(argv)
+    folder = _memo_folder()
+    if os.path.lexists(folder) and not is_private_folder(folder):
+        log("miss (the memo folder is not private: not replayed from)")
+        return None
     try:
         with open(_memo_file(key), "rb") as handle:
             memo = marshal.loads(handle.read())  # load(handle) reads in small chunks: 3x slower
@@ -251,8 +269,11 @@ class Recorder:
 
         memo = {"key": self.key, "paths": ordered, "stats": stats, "stdout": printed}
         target = _memo_file(self.key)
+        if not private_folder(os.path.dirname(target)):
+            log("not stored (the memo folder cannot be made private)")
+            return
         try:
-            atomic_write(target, marshal.dumps(memo))
+            atomic_write(target, marshal.dumps(memo), mode=0o600)
             _prune(os.path.dirname(target))
         except OSError as exc:  # a memo is an optimisation: never fail the run for it
             log(f"not stored ({exc})")
@@ -274,9 +295,13 @@ def source_of_bytecode(path: str) -> str:
 
 
 def _prune(folder: str) -> None:
+    """Keep the newest KEEP memos; remove every memo of the old naming (`crc32-len.marshal`), whose
+    key held the environment's values in clear."""
     with os.scandir(folder) as entries:
-        memos = sorted((e.stat().st_mtime_ns, e.path) for e in entries if e.name.endswith(".marshal"))
-    for _, path in memos[:-KEEP]:
+        found = [(e.stat().st_mtime_ns, e.path, e.name) for e in entries if e.name.endswith(".marshal")]
+    old = [path for _, path, name in found if len(name) != 40 or "-" in name]
+    memos = sorted((mtime, path) for mtime, path, name in found if path not in old)
+    for path in old + [path for _, path in memos[:-KEEP]]:
         try:
             os.unlink(path)
         except OSError:

@@ -11,7 +11,6 @@ requires. Locating the wheel goes through the PEP 691 JSON / PEP 503 HTML simple
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import urllib.parse
@@ -21,6 +20,7 @@ from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import BinaryIO
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -31,7 +31,10 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from depslim import jsonshape
 from depslim.errors import DepslimError
+from depslim.inputfile import open_regular, read_bytes
+from depslim.jsonshape import Where, expect_object
 
 # urllib.request (http.client, ssl, email) is imported where a URL is fetched: `depslim analyze`
 # imports this module through the swap savings but fetches nothing unless it estimates.
@@ -106,9 +109,17 @@ class RangeSource:
         assert self._size is not None
         return self._size
 
-    def _local(self, start: int, length: int) -> bytes:
+    def _open_local(self) -> BinaryIO:
+        """The local file, which must be a regular file: a folder (a local project pip builds), a
+        FIFO or a device is a WheelSizeError naming it, not a traceback or a hang."""
         assert self._path is not None
-        with self._path.open("rb") as handle:
+        try:
+            return open_regular(self._path)
+        except OSError as exc:
+            raise WheelSizeError(f"{self._path}: {exc.strerror or exc}") from None
+
+    def _local(self, start: int, length: int) -> bytes:
+        with self._open_local() as handle:
             self._size = handle.seek(0, 2)
             handle.seek(start)
             data = handle.read(length)
@@ -143,7 +154,7 @@ class RangeSource:
     def tail(self, length: int) -> bytes:
         """The last `length` bytes (a suffix range: one request even when the size is unknown)."""
         if self._path is not None:
-            with self._path.open("rb") as handle:
+            with self._open_local() as handle:
                 self._size = handle.seek(0, 2)
                 handle.seek(max(0, self._size - length))
                 data = handle.read()
@@ -351,7 +362,7 @@ def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tupl
         path = Path(_url2pathname(parsed.path))
         if path.is_dir():
             path = path / "index.html"
-        return path.read_bytes(), "text/html", path.as_uri()
+        return read_bytes(path), "text/html", path.as_uri()
     request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read()
@@ -378,17 +389,20 @@ def project_files(
     except (urllib.error.URLError, OSError) as exc:
         raise WheelSizeError(f"{url}: {exc}") from None
     if "json" in content_type:
-        doc = json.loads(body)
-        return [
-            IndexFile(
-                filename=f["filename"],
-                url=urllib.parse.urljoin(final_url, f["url"]),
-                yanked=bool(f.get("yanked")),
-                requires_python=f.get("requires-python"),
-                size=f.get("size"),
-            )
-            for f in doc.get("files", [])
-        ]
+        # PEP 691 JSON from an index depslim does not control: read through depslim.jsonshape
+        where = Where(url, "", lambda file, problem: WheelSizeError(f"{file}: {problem}"))
+        doc = expect_object(jsonshape.loads(body, where), where)
+        files = []
+        for f in doc.objects("files"):
+            yanked = f.get("yanked")  # PEP 592: false, or true / a reason string
+            files.append(IndexFile(
+                filename=f.text("filename"),
+                url=urllib.parse.urljoin(final_url, f.text("url")),
+                yanked=bool(yanked) if isinstance(yanked, bool | str) else f.flag("yanked"),
+                requires_python=f.opt_text("requires-python"),
+                size=f.opt_integer("size"),
+            ))
+        return files
     parser = _LinkParser()
     parser.feed(body.decode("utf-8", "replace"))
     files = []

@@ -41,10 +41,11 @@ def _commands_available() -> list[str]:
 
 def report_error(err: DepslimError) -> None:
     """Print one clear line (plus an optional hint) for an expected error."""
-    from rich.console import Console
     from rich.markup import escape
 
-    console = Console(stderr=True, highlight=False, soft_wrap=True)
+    from depslim.redact import console as redacting_console
+
+    console = redacting_console(stderr=True, highlight=False, soft_wrap=True)
     console.print(f"[bold red]error:[/] {escape(err.message)}")
     if err.hint:
         console.print(f"[dim]hint:[/] {escape(err.hint)}")
@@ -81,9 +82,11 @@ class DepslimGroup(click.Group):
         except Exception as exc:  # the boundary: anything else is a bug, said plainly
             if os.environ.get("DEPSLIM_DEBUG"):
                 raise
+            from depslim.redact import redact
+
             click.echo(
-                f"internal error: {type(exc).__name__}: {exc} "
-                "(set DEPSLIM_DEBUG=1 for a traceback and report it)",
+                redact(f"internal error: {type(exc).__name__}: {exc} ")
+                + "(set DEPSLIM_DEBUG=1 for a traceback and report it)",
                 err=True,
             )
             ctx.exit(EXIT_BUG)

@@ -63,11 +63,12 @@ def command(ctx: click.Context, **params: object) -> None:
     with progress_for_terminal(fmt == "terminal" or p["output"] is not None) as progress:
         result = analyze(options, progress)
     if fmt == "terminal" and p["output"] is None:
-        from rich.console import Console, Group
+        from rich.console import Group
 
+        from depslim.redact import console
         from depslim.report.terminal import renderables
 
-        Console(highlight=False).print(Group(*renderables(result)))
+        console(highlight=False).print(Group(*renderables(result)))
         return
     if fmt == "markdown":
         from depslim.report.markdown import links_from

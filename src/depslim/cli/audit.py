@@ -9,13 +9,15 @@ audits just the Dockerfile (no target needed). `--format sarif` emits the file-l
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from depslim import jsonshape
 from depslim.cli.options import emit, output_options
 from depslim.errors import InputError
+from depslim.inputfile import read_text
+from depslim.jsonshape import Where, expect_object
 from depslim.model import Evidence, Finding, Owner, TargetInfo
 
 
@@ -77,34 +79,37 @@ def audit_totals_keys() -> tuple[str, ...]:
 
 
 def _from_json(path: Path) -> tuple[list[Finding], TargetInfo | None]:
-    """Findings and target totals from an analyze JSON report (the documented schema)."""
+    """Findings and target totals from an analyze JSON report (the documented schema), every field
+    read through depslim.jsonshape: a malformed report is one line naming the file and the field."""
+    where = Where(str(path))
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise InputError(path, f"cannot read report: {exc.strerror or exc}") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"not a JSON report: {exc.msg}", exc.lineno) from None
-    if not isinstance(doc, dict) or not isinstance(doc.get("findings"), list):
+        text = read_text(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(path, f"cannot read report: {getattr(exc, 'strerror', None) or exc}") from None
+    doc = expect_object(jsonshape.loads(text, where), where)
+    if doc.opt_array("findings") is None:
         raise InputError(path, "not a depslim analyze JSON report (no findings list)")
     findings = []
-    for i, item in enumerate(doc["findings"]):
-        try:
-            findings.append(Finding(
-                id=item["id"], code=item["code"], title=item["title"], owner=Owner(item["owner"]),
-                fix=item.get("fix", ""), savings_bytes=item.get("savings_bytes"),
-                estimate=bool(item.get("estimate", False)), subject=item.get("subject", ""),
-                severity=item.get("severity", "warning"),
-                evidence=tuple(Evidence(e.get("path", ""), int(e.get("line", 0)), e.get("kind", ""),
-                                        e.get("detail", "")) for e in item.get("evidence", [])),
-                data=item.get("data", {}) or {},
-            ))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise InputError(path, f"finding {i} is malformed: {exc}") from None
-    raw = doc.get("target") or {}
-    target = TargetInfo(kind=raw.get("kind", ""), ref=raw.get("ref", ""),
-                        totals={k: v for k, v in (raw.get("totals") or {}).items() if isinstance(v, int)})
-    if not target.totals and isinstance(doc.get("summary"), dict):
-        installed = doc["summary"].get("installed_bytes")
-        if isinstance(installed, int):
+    for item in doc.objects("findings"):
+        owner = item.text("owner")
+        if owner not in {o.value for o in Owner}:
+            item.fail(f"not an owner: {owner[:40]!r}", "owner")
+        findings.append(Finding(
+            id=item.text("id"), code=item.text("code"), title=item.text("title"), owner=Owner(owner),
+            fix=item.text("fix"), savings_bytes=item.opt_integer("savings_bytes"),
+            estimate=item.flag("estimate"), subject=item.text("subject"),
+            severity=item.text("severity", "warning"),
+            evidence=tuple(Evidence(e.text("path"), e.integer("line"), e.text("kind"), e.text("detail"))
+                           for e in item.objects("evidence")),
+            data=dict(item.obj("data").data),
+        ))
+    raw = doc.obj("target")
+    totals = raw.obj("totals")
+    target = TargetInfo(kind=raw.text("kind"), ref=raw.text("ref"),
+                        totals={k: v for k, v in totals.data.items() if isinstance(v, int) and not isinstance(v, bool)})
+    summary = doc.opt_obj("summary")
+    if not target.totals and summary is not None:
+        installed = summary.opt_integer("installed_bytes")
+        if installed is not None:
             target = TargetInfo(kind=target.kind, ref=target.ref, totals={"installed_bytes": installed})
     return findings, target

@@ -12,14 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from depslim.cli.config import apply_config, project_config
 from depslim.cli.options import emit
 from depslim.errors import EXIT_GATE_FAILED, DepslimError, InputError
 from depslim.gate import FAIL, PASS, Budgets, CheckResult, LockStatus, budgets_from, evaluate
+from depslim.inputfile import read_text
 from depslim.model import Report
+from depslim.redact import console as redacting_console
 
 FORMATS = ["terminal", "json", "markdown", "github"]
 _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
@@ -87,9 +88,9 @@ def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any]) -> Re
 
         file: Path = p["report_file"]
         try:
-            text = file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise InputError(file, f"cannot read: {exc.strerror or exc}") from None
+            text = read_text(file)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(file, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
         return load_report(text, str(file))
     from depslim.cli.progress import progress_for_terminal
     from depslim.core import AnalyzeOptions, analyze
@@ -169,7 +170,7 @@ def _repo_prefix(path: Path | None) -> str:
 
 
 def _print_terminal(result: CheckResult) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = redacting_console(highlight=False, soft_wrap=True)
     style = {FAIL: "bold red", PASS: "green"}
     for r in result.results:
         console.print(f"[{style.get(r.status, 'yellow')}]{escape(r.line())}[/]")

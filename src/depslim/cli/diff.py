@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
@@ -32,7 +31,9 @@ from depslim.diffing import (
 )
 from depslim.errors import DepslimError, InputError
 from depslim.gate import format_bytes
+from depslim.inputfile import missing_reason, read_text
 from depslim.model import Report
+from depslim.redact import console as redacting_console
 
 FORMATS = ["terminal", "json", "markdown", "github"]
 _PIN_SUFFIXES = (".txt", ".in", ".toml")
@@ -81,7 +82,8 @@ def _kind(spec: str) -> str:
             return "pins"
         return "image"  # docker-archive / oci-archive tars
     if path.suffix in (".json", *_PIN_SUFFIXES):
-        raise InputError(spec, "no such file")
+        reason = missing_reason(path)
+        raise InputError(spec, "no such file" if reason == "does not exist" else reason)
     return "image"  # docker:NAME:TAG or a name the engine has
 
 
@@ -114,7 +116,7 @@ def _load(path: Path) -> Report:
     from depslim.report.json import load_report
 
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(path, f"cannot read: {exc}") from None
     return load_report(text, str(path))
@@ -188,7 +190,7 @@ def _output(diff: DiffReport, p: dict[str, Any], head_sha: str | None, prefix: s
 
 
 def _print_terminal(diff: DiffReport) -> None:
-    console = Console(highlight=False, soft_wrap=True)
+    console = redacting_console(highlight=False, soft_wrap=True)
     console.print(f"[bold]{escape(diff.headline)}[/]")
     console.print(f"[dim]{escape(diff.base)} → {escape(diff.head)} ({diff.mode})[/]")
     if diff.changes:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from depslim.cli.options import emit, output_options
+from depslim.cli.options import allow_build_option, emit, output_options
 
 if TYPE_CHECKING:
     from depslim.estimate import Estimate
@@ -22,9 +22,10 @@ if TYPE_CHECKING:
 @click.option("--extra-index-url", multiple=True, help="Extra index URL (repeatable).")
 @click.option("--find-links", "find_links", multiple=True, help="Directory or URL with wheels (repeatable).")
 @click.option("--isolated", is_flag=True, help="Ignore pip's config files and PIP_* variables.")
+@allow_build_option
 @output_options(["terminal", "json", "markdown"])
 def command(requirements: Path, platform: str, python: str, index_url: str | None,
-            extra_index_url: tuple[str, ...], find_links: tuple[str, ...], isolated: bool,
+            extra_index_url: tuple[str, ...], find_links: tuple[str, ...], isolated: bool, allow_build: bool,
             fmt: str, output: Path | None, force: bool) -> None:
     """What REQUIREMENTS weighs once installed: sizes read from each wheel's zip central directory."""
     from depslim import estimate as est
@@ -32,7 +33,7 @@ def command(requirements: Path, platform: str, python: str, index_url: str | Non
     with _status(fmt == "terminal" and output is None, f"resolving {requirements} for {platform}"):
         result = est.estimate_requirements(
             requirements, platform=platform, python=python, index_url=index_url,
-            extra_index_urls=extra_index_url, find_links=find_links, isolated=isolated,
+            extra_index_urls=extra_index_url, find_links=find_links, isolated=isolated, allow_build=allow_build,
         )
     if fmt == "json":
         emit(est.render_json(result), output, force=force)
@@ -45,21 +46,21 @@ def command(requirements: Path, platform: str, python: str, index_url: str | Non
 def _status(enabled: bool, text: str) -> contextlib.AbstractContextManager[object]:
     if not enabled:
         return contextlib.nullcontext()
-    from rich.console import Console
+    from depslim.redact import console
 
-    return Console(stderr=True).status(text)
+    return console(stderr=True).status(text)
 
 
 def _terminal(result: Estimate) -> str:
     from io import StringIO
 
-    from rich.console import Console
     from rich.table import Table
 
     from depslim.audit import human
+    from depslim.redact import console as redacting_console
 
     out = StringIO()
-    console = Console(file=out, width=120, highlight=False, color_system=None)
+    console = redacting_console(file=out, width=120, highlight=False, color_system=None)
     table = Table(title=f"{result.requirements} on {result.platform}, Python {result.python}")
     for col, justify in (("package", "left"), ("version", "left"), ("installed", "right"),
                          ("download", "right"), ("measured", "left")):

@@ -18,6 +18,7 @@ from depslim import __version__
 from depslim.cli.options import emit, output_options, refuse_overwrite
 from depslim.cli.progress import progress_for_terminal
 from depslim.model import SCHEMA_VERSION, Finding
+from depslim.redact import clip
 from depslim.targets.image import ImageTarget, open_image
 from depslim.units import human_bytes as human
 
@@ -75,10 +76,11 @@ def _savings(finding: dict[str, Any]) -> str:
 
 def render_terminal(doc: dict[str, Any], file: Any = None, width: int | None = None) -> None:
     """Rich tables: summary, layers, distributions by size, findings."""
-    from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=file, width=width, highlight=False, soft_wrap=False)
+    from depslim.redact import console as redacting_console
+
+    console = redacting_console(file=file, width=width, highlight=False, soft_wrap=False)
     target, totals = doc["target"], doc["totals"]
     console.print(f"[bold]{target['ref']}[/]  {target['platform']}  Python {target['python_version'] or '?'}"
                   f"  user {target['user'] or 'root (unset)'}")
@@ -131,7 +133,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "| # | bytes | instruction |",
         "|---:|---:|---|",
     ]
-    lines += [f"| {x['index']} | {human(x['size_bytes'])} | `{_md(x['instruction'][:160])}` |"
+    lines += [f"| {x['index']} | {human(x['size_bytes'])} | `{_md(clip(x['instruction'], 160, ''))}` |"
               for x in doc["layers"]]
     lines += ["", "## Distributions by size", "", "| name | version | bytes | shared | site |",
               "|---|---|---:|---:|---|"]
@@ -142,7 +144,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     lines += ["", "## Findings", "", "| finding | owner | fix | bytes |", "|---|---|---|---:|"]
     for f in doc["findings"]:
         where = f["evidence"][0]["detail"] if f["evidence"] else ""
-        lines.append(f"| **{_md(f['title'])}** `{_md(f['subject'])}` ({_md(where[:120])}) | {f['owner']} | "
+        lines.append(f"| **{_md(f['title'])}** `{_md(f['subject'])}` ({_md(clip(where, 120, ''))}) | {f['owner']} | "
                      f"{_md(f['fix'])} | {_savings(f)} |")
     if doc["warnings"]:
         lines += ["", "## Warnings", ""] + [f"- {_md(w)}" for w in doc["warnings"]]

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from depslim.cli.options import allow_build_option
 from depslim.cli.progress import plain_stderr
 from depslim.errors import InputError
 
@@ -49,8 +50,9 @@ def _default_inputs(root: Path) -> list[Path]:
 @click.option("--check", is_flag=True, help="Exit 1 when a lock is stale against its inputs; write nothing.")
 @click.option("--upgrade", is_flag=True, help="Ignore the pins of the existing lock.")
 @click.option("--force", is_flag=True, help="Overwrite hand-edited or foreign lock files.")
+@allow_build_option
 def command(inputs: tuple[Path, ...], backend: str | None, python_version: str | None, plat: str | None,
-            image: str | None, fmt: str, check: bool, upgrade: bool, force: bool) -> None:
+            image: str | None, fmt: str, check: bool, upgrade: bool, force: bool, allow_build: bool) -> None:
     """Lock requirements-base.txt (and requirements-dev.txt) into hash-pinned *.lock.txt files."""
     from depslim.generate.lock import (
         LockOptions,
@@ -74,13 +76,15 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         platform=plat or (str(config["platform"]) if "platform" in config else None),
         pylock=fmt == "pylock",
         upgrade=upgrade,
+        allow_build=allow_build,
     )
     paths = list(inputs) or _default_inputs(Path.cwd())
     if check:
-        from rich.console import Console
         from rich.markup import escape
 
-        console = Console(stderr=True, highlight=False)
+        from depslim.redact import console as redacting_console
+
+        console = redacting_console(stderr=True, highlight=False)
         problems = [p for path in paths for p in check_lock(path, options=options)]
         for problem in problems:
             console.print(f"[yellow]stale:[/] {escape(problem)}")
@@ -92,9 +96,9 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         check_overwrite(default_output(path), None, force=force)
     console = None
     if not plain_stderr():
-        from rich.console import Console
+        from depslim.redact import console as redacting_console
 
-        console = Console(stderr=True, highlight=False)
+        console = redacting_console(stderr=True, highlight=False)
     results: list[LockResult] = []
     for path in paths:  # resolve everything first, then write
         # a file that includes an input locked in this run is constrained to that lock's pins;
@@ -121,3 +125,10 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
                 from rich.markup import escape
 
                 console.print(f"wrote {escape(str(written))} {summary}")
+    for note in dict.fromkeys(w for result in results for w in result.warnings):
+        if console is None:
+            click.echo(f"note: {note}", err=True)
+        else:
+            from rich.markup import escape
+
+            console.print(f"[yellow]note:[/] {escape(note)}")

@@ -33,8 +33,14 @@ def output_options(formats: list[str], default: str = "terminal") -> Callable[[A
 
 
 def emit(text: str, output: Path | None, *, force: bool) -> None:
-    """Write a rendered report to `output` atomically, or to stdout."""
+    """Write a rendered report to `output` atomically, or to stdout.
+
+    Every report of every command leaves through here, so here it is redacted
+    (`depslim.redact`): whatever a format shows of its inputs, no credential gets out."""
     if output is None:
+        from depslim.redact import redact  # its rules load on first use, not at every command's start
+
+        text = redact(text)
         click.echo(text, nl=not text.endswith("\n"))
     else:
         atomic_write(output, text, force=force)
@@ -83,3 +89,13 @@ def scope_option(default: str) -> Callable[[Any], Any]:
         help="all: every entrypoint counts; serving: only what the image's command (Dockerfile CMD, else "
              "Procfile) reaches ships, and packages only other entrypoints need are cut as 'unreachable'.",
     )
+
+
+def allow_build_option(func: Any) -> Any:
+    """`--allow-build`: let the resolver build what the requirements name (see `depslim.builds`)."""
+    return click.option(
+        "--allow-build", is_flag=True, default=False,
+        help="Let the resolver build local folders, source archives, editables and VCS requirements the "
+             "input names (runs their setup.py or build backend). Without it depslim refuses them: it runs "
+             "no code of what it analyses.",
+    )(func)

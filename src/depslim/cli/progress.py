@@ -24,7 +24,9 @@ class RichProgress:
         self._tasks: dict[str, TaskID] = {}
 
     def start(self, key: str, description: str, total: int | None = None) -> None:
-        self._tasks[key] = self._progress.add_task(description, total=total)
+        from depslim.redact import redact  # rich reads a description as markup, not through the console
+
+        self._tasks[key] = self._progress.add_task(redact(description), total=total)
 
     def advance(self, key: str, amount: int = 1) -> None:
         if key in self._tasks:
@@ -58,10 +60,11 @@ def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
         yield NULL_PROGRESS
         return
     # rich (about 40 ms of imports) is loaded only when a display may be shown.
-    from rich.console import Console
     from rich.progress import BarColumn, Progress, SpinnerColumn, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-    console = Console(stderr=True)
+    from depslim.redact import console as redacting_console
+
+    console = redacting_console(stderr=True)
     if not console.is_terminal:
         yield NULL_PROGRESS
         return

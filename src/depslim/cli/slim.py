@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import project_options, scope_option, target_options
+from depslim.cli.options import allow_build_option, project_options, scope_option, target_options
 
 
 @click.command(name="slim")
@@ -28,12 +28,12 @@ from depslim.cli.options import project_options, scope_option, target_options
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the files (default: PATH).")
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
+@allow_build_option
 def command(path: Path, **params: Any) -> None:
     """Write Dockerfile.depslim (multi-stage, non-root, hash-pinned), requirements-slim.txt, its lock and
     depslim-slim.md from the evidence; merge depslim's entries into .dockerignore.
 
     Nothing is built or run here: `depslim verify PATH --build` builds the image and proves it."""
-    from rich.console import Console
     from rich.markup import escape
 
     from depslim.cli.analyze import default_cache_dir
@@ -43,6 +43,7 @@ def command(path: Path, **params: Any) -> None:
     from depslim.fsio import atomic_write_all
     from depslim.generate.stamp import check_overwrite
     from depslim.model import Scope
+    from depslim.redact import console as redacting_console
     from depslim.slim import SlimOptions, plan_slim
     from depslim.units import human_bytes
 
@@ -68,6 +69,7 @@ def command(path: Path, **params: Any) -> None:
         cache_dir=None if params["no_cache"] else default_cache_dir(),
         config=config,
         check_index=not params["no_index_check"],
+        allow_build=bool(params["allow_build"]),
     )
     with progress_for_terminal(True) as progress:
         plan = plan_slim(options, progress)
@@ -77,8 +79,10 @@ def command(path: Path, **params: Any) -> None:
             check_overwrite(target, text, force=bool(params["force"]))
     changed = [(target, text) for target, text in plan.files
                if not (target.is_file() and target.read_text(encoding="utf-8", errors="replace") == text)]
-    atomic_write_all(changed)
-    console = Console(stderr=True, highlight=False)
+    # the user's own .dockerignore lines are written back as they were; depslim's block is redacted
+    own = dockerignore.read_text(encoding="utf-8", errors="replace") if dockerignore.is_file() else None
+    atomic_write_all(changed, keep={dockerignore: own} if own is not None else None)
+    console = redacting_console(stderr=True, highlight=False)
     for target, _text in plan.files:
         state = "wrote" if any(t == target for t, _ in changed) else "unchanged"
         console.print(f"{state} {escape(str(target))}")

@@ -9,6 +9,7 @@ import click
 
 from depslim.cli.options import scope_option
 from depslim.errors import InputError
+from depslim.inputfile import read_text
 from depslim.model import Scope
 
 
@@ -49,14 +50,14 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
             output_dir: Path | None, config_file: Path | None, force: bool, scope: str) -> None:
     """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
-    from rich.console import Console
     from rich.markup import escape
 
     from depslim.cli.progress import progress_for_terminal
     from depslim.core import AnalyzeOptions, analyze, read_declared
-    from depslim.fsio import atomic_write
+    from depslim.fsio import atomic_write_all
     from depslim.generate.split import SplitOptions, plan_split, select_swaps
     from depslim.generate.stamp import check_overwrite
+    from depslim.redact import console as redacting_console
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
@@ -75,16 +76,18 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
     swaps = select_swaps(report, apply_all=apply_swaps, ids=swap_ids)
     result = plan_split(report, declared, swaps, SplitOptions())
     out_dir = output_dir or path
-    console = Console(stderr=True, highlight=False)
+    console = redacting_console(stderr=True, highlight=False)
 
+    keep: dict[Path, str] = {}  # a file depslim edits in place: the user's own lines stay as they are
     if to == "pyproject":
         from depslim.generate.pyproject_edit import edit_pyproject
 
         pyproject = path / "pyproject.toml"
         if not pyproject.is_file():
             raise InputError(pyproject, "no such file (--to pyproject edits the project's pyproject.toml)")
-        text = pyproject.read_text(encoding="utf-8")
-        edited = edit_pyproject(text, result.base, result.dev, path=str(pyproject))
+        original = read_text(pyproject)
+        edited = edit_pyproject(original, result.base, result.dev, path=str(pyproject))
+        keep[pyproject] = original
         if result.index_lines:
             console.print("[yellow]note:[/] index options cannot live in pyproject.toml; keep them in your "
                           "installer config: " + escape("; ".join(result.index_lines)))
@@ -96,11 +99,14 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
     for target, text, allowed in writes:  # refuse before anything is written
         if target.name != "pyproject.toml":
             check_overwrite(target, text, force=allowed)
-    for target, text, _ in writes:
-        unchanged = target.is_file() and target.read_text(encoding="utf-8") == text
-        if not unchanged:
-            atomic_write(target, text, force=True)
-        console.print(f"{'unchanged' if unchanged else 'wrote'} {escape(str(target))}")
+    # One change for all files (every new content synced before the first rename): a kill leaves the
+    # old set or the new one, never a new requirements-base.txt beside an old requirements-dev.txt.
+    changed = [(target, text) for target, text, _ in writes
+               if not (target.is_file() and target.read_text(encoding="utf-8") == text)]
+    atomic_write_all(changed, keep=keep)
+    for target, _text, _ in writes:
+        state = "wrote" if any(t == target for t, _ in changed) else "unchanged"
+        console.print(f"{state} {escape(str(target))}")
     cut = [c for c in result.cuts if c.kind == "dropped"]
     optional = len([c for c in result.cuts if c.kind == "optional"])
     console.print(f"{len(result.base)} runtime, {len(result.dev)} dev, {len(cut)} cut, "

@@ -47,16 +47,17 @@ READERS: dict[str, Callable[[Collector, Path], None]] = {
 
 
 def read_declared_with_warnings(
-    root: Path, files: Sequence[Path] | None = None
+    root: Path, files: Sequence[Path] | None = None, exclude: Sequence[str] = ()
 ) -> tuple[DeclaredSet, list[str]]:
     """Read declared dependencies; also return warnings ("file:line: problem") for parts skipped.
 
     Warnings cover what is deliberately not read (a computed `install_requires` in setup.py, a
     remote `-r https://...`, a Poetry `||` constraint) and resolver output read as constraints.
-    Bad input raises `InputError` naming the file and line.
+    Bad input raises `InputError` naming the file and line. `exclude` (gitignore patterns, the
+    `--exclude` option) leaves auto-detected files out; files named in `files` are always read.
     """
     root = Path(root)
-    sources = detect_sources(root) if files is None else explicit_sources(root, list(files))
+    sources = detect_sources(root, exclude) if files is None else explicit_sources(root, list(files))
     collector = Collector(root=root)
     constraint_files: set[str] = set()
     compiled: list[Source] = []
@@ -79,7 +80,7 @@ def read_declared_with_warnings(
     return collector.result(), list(collector.warnings)
 
 
-def read_declared(root: Path, files: Sequence[Path] | None = None) -> DeclaredSet:
+def read_declared(root: Path, files: Sequence[Path] | None = None, exclude: Sequence[str] = ()) -> DeclaredSet:
     """Read every declared dependency of the project at `root` (auto-detected when `files` is None)."""
-    declared, warnings = read_declared_with_warnings(root, files)
+    declared, warnings = read_declared_with_warnings(root, files, exclude)
     return dataclasses.replace(declared, warnings=tuple(warnings))

@@ -13,11 +13,13 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from depslim.errors import InputError
+from depslim.inputfile import read_text
 from depslim.model import DeclaredRequirement, DeclaredSet, IndexOptions, Location
 
 
@@ -30,12 +32,22 @@ def rel_path(path: Path, root: Path) -> str:
 
 
 def parse_requirement(text: str, where: str, line: int) -> Requirement:
-    """Parse one PEP 508 string with `packaging`; a bad one is an `InputError` at file:line."""
+    """Parse one PEP 508 string with `packaging`; a bad one is an `InputError` at file:line.
+
+    `packaging` takes any text after `@` as the URL; one urllib cannot split (`https://[oops]/x`,
+    a port out of range) would fail later, wherever the URL is first looked at, so it fails here.
+    """
     try:
-        return Requirement(text)
+        req = Requirement(text)
     except InvalidRequirement as exc:
         problem = str(exc).splitlines()[0]
         raise InputError(where, f"invalid requirement {text!r}: {problem}", line) from None
+    if req.url:
+        try:
+            urlsplit(req.url).port  # noqa: B018 - parsing the port is what raises
+        except ValueError as exc:
+            raise InputError(where, f"invalid URL in requirement {text!r}: {exc}", line) from None
+    return req
 
 
 def declared_from(
@@ -154,9 +166,9 @@ _TOML_LINE = re.compile(r"at line (\d+)")
 def load_toml(path: Path, rel: str) -> tuple[dict[str, Any], str]:
     """Parse a TOML file; a syntax error becomes an InputError with the file, line and TOML message."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        text = read_text(path, "utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(rel, f"cannot read: {exc}") from None
+        raise InputError(rel, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

@@ -24,8 +24,8 @@ def _rules() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
     data = load_data(_DATA)
     where = f"depslim/data/{_DATA}.toml"
     check_keys(data, required=("files", "extras", "groups", "detect", "optional_files"), where=where)
-    check_keys(data["detect"], required=("globs", "compiled_markers", "tree_names", "tree_folders", "tree_depth"),
-               where=f"{where} [detect]")
+    check_keys(data["detect"], required=("globs", "compiled_markers", "tree_names", "tree_folders", "tree_depth",
+                                         "tree_declarations"), where=f"{where} [detect]")
     check_keys(data["files"], required=("tokens",), where=f"{where} [files]")
     check_keys(data["optional_files"], required=("tokens", "header_words"), where=f"{where} [optional_files]")
     check_keys(data["extras"], required=("names",), where=f"{where} [extras]")
@@ -89,6 +89,13 @@ def is_tree_requirements(rel_dir: str, name: str) -> bool:
         return True
     folder = rel_dir.rpartition("/")[2]
     return folder in detect["tree_folders"] and name.endswith((".txt", ".in"))
+
+
+def is_tree_declaration(rel_dir: str, name: str) -> bool:
+    """A named declaration file in a sub-folder (`subpkg/setup.py`, `services/api/pyproject.toml`),
+    unless its path says dev: a test fixture's or an example's pyproject is not the project's."""
+    _rules()  # validates the file's shape
+    return name in load_data(_DATA)["detect"]["tree_declarations"] and not is_dev_file(f"{rel_dir}/{name}")
 
 
 def is_compiled(text: str) -> bool:

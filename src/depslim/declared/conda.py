@@ -31,6 +31,7 @@ from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.requirements import RequirementsReader
 from depslim.errors import InputError
 from depslim.fsio import decode_text
+from depslim.inputfile import read_bytes
 from depslim.knowledge import check_keys, load_data
 from depslim.model import Location
 
@@ -143,7 +144,7 @@ def read_environment_yml(collector: Collector, path: Path) -> None:
     """Read a conda environment file into `collector`; bad input is one `InputError` at file:line."""
     rel = collector.rel(path)
     try:
-        text = decode_text(path.read_bytes())
+        text = decode_text(read_bytes(path))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(rel, f"cannot read: {exc}") from None
     document = envyaml.parse(text, rel)

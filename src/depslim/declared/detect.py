@@ -7,19 +7,29 @@ pyproject) is read last and, when anything else declares, as constraints: its tr
 not the project's declarations.
 
 Requirement files are found at the root (`data/dev_groups.toml [detect] globs`) and in sub-folders
-to a bounded depth (`services/api/requirements.txt`), with the source walk's exclusions: nothing
-in a virtualenv, a vendored tree (`__pypackages__`, `site-packages`, `node_modules`) or a
-.gitignore'd folder. A file depslim generated is never one of them.
+to a bounded depth (`services/api/requirements.txt`), and so are the named declaration files
+(`subpkg/setup.py`, `services/api/pyproject.toml`) outside folders whose path says dev (a test
+fixture, a docs or example project), with the source walk's exclusions: nothing in a virtualenv,
+a vendored tree (`__pypackages__`, `site-packages`, `node_modules`), a .gitignore'd folder or
+what `--exclude` leaves out. A file depslim generated is never one of them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from depslim.declared.classify import detect_globs, is_compiled, is_tree_requirements, tree_depth
+from depslim.declared.classify import (
+    detect_globs,
+    is_compiled,
+    is_tree_declaration,
+    is_tree_requirements,
+    tree_depth,
+)
 from depslim.errors import InputError
 from depslim.fsio import decode_text
+from depslim.inputfile import read_bytes
 
 KIND_ORDER = {
     "pyproject": 0, "setup.cfg": 1, "setup.py": 2, "pipfile": 3, "pixi": 4, "conda": 5,
@@ -55,7 +65,7 @@ def _is_compiled_file(path: Path) -> bool:
     if path.suffix == ".txt" and path.with_suffix(".in").is_file():
         return True
     try:
-        return is_compiled(decode_text(path.read_bytes()))
+        return is_compiled(decode_text(read_bytes(path)))
     except (OSError, UnicodeDecodeError):
         return False
 
@@ -79,9 +89,10 @@ def is_generated(path: Path) -> bool:
         return False
 
 
-def detect_sources(root: Path) -> list[Source]:
+def detect_sources(root: Path, exclude: Sequence[str] = ()) -> list[Source]:
     """Auto-detect declaration files in `root` (see `data/dev_groups.toml` [detect]); depslim's
-    own generated files are never among them."""
+    own generated files are never among them, nor a file the user's `exclude` patterns (gitignore
+    syntax, as for the source walk) leave out."""
     from depslim.imports.walk import find_files
 
     sources = [Source(kind, root / name) for kind, name in NAMED if (root / name).is_file()]
@@ -89,13 +100,33 @@ def detect_sources(root: Path) -> list[Source]:
     found += [root / rel for rel in find_files(root, _in_sub_folder, tree_depth())]
     for path in found:
         if path.is_file() and not is_generated(path):
-            sources.append(Source("compiled" if _is_compiled_file(path) else "requirements", path))
-    return _ordered(sources)
+            kind = _kind_of(path)
+            if kind == "requirements" and _is_compiled_file(path):
+                kind = "compiled"
+            sources.append(Source(kind, path))
+    excluded = _excluded_by(root, exclude)
+    return _ordered([s for s in sources if not excluded(s.path)])
 
 
 def _in_sub_folder(rel_dir: str, name: str) -> bool:
-    """A requirement file below the root (the root's own are the globs' business)."""
-    return bool(rel_dir) and is_tree_requirements(rel_dir, name)
+    """A requirement or named declaration file below the root (the root's own are found apart)."""
+    return bool(rel_dir) and (is_tree_requirements(rel_dir, name) or is_tree_declaration(rel_dir, name))
+
+
+def _excluded_by(root: Path, patterns: Sequence[str]) -> Callable[[Path], bool]:
+    """Does `--exclude` leave this file out? (The file or one of its folders matches, as in the walk.)"""
+    from depslim.imports.walk import IgnoreRules
+
+    rules = IgnoreRules.parse(patterns) if patterns else None
+    if rules is None:
+        return lambda _path: False
+
+    def excluded(path: Path) -> bool:
+        parts = path.relative_to(root).parts
+        folders = ("/".join(parts[:depth]) for depth in range(1, len(parts)))
+        return any(rules.verdict(rel, True) for rel in folders) or bool(rules.verdict("/".join(parts), False))
+
+    return excluded
 
 
 def explicit_sources(root: Path, files: list[Path]) -> list[Source]:

@@ -11,13 +11,15 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from depslim.inputfile import read_text
+
 
 def local_project_name(directory: Path) -> str | None:
     """Canonical name from pyproject ([project] or [tool.poetry]) or setup.cfg [metadata]; else None."""
     pyproject = directory / "pyproject.toml"
     if pyproject.is_file():
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            data = tomllib.loads(read_text(pyproject))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             data = {}
         for table in (data.get("project", {}), data.get("tool", {}).get("poetry", {})):

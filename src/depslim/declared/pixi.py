@@ -1,5 +1,6 @@
 """pixi.toml (pixi workspaces): `[pypi-dependencies]` and the conda `[dependencies]`, top level,
-per platform (`[target.<platform>.*]`) and per feature (`[feature.<name>.*]`).
+per platform (`[target.<platform>.*]`) and per feature (`[feature.<name>.*]`); the same tables under
+pyproject.toml's `[tool.pixi]` (`read_pixi_table`, called by the pyproject reader).
 
 PyPI entries are PEP 508 as pixi writes them: a version string (`"*"` for any) or a table with
 `version`, `extras`, `env-markers`, or a `url`; `git`/`path` references are warned and not read (as
@@ -32,22 +33,31 @@ def read_pixi(collector: Collector, path: Path) -> None:
     rel = collector.rel(path)
     data, text = load_toml(path, rel)
     collector.files.add(rel)
-    reader = _Reader(collector, rel, TomlPositions(text))
-    default = reader.default_features(data.get("environments"))
-    reader.scope(data, (), "main", False)
+    read_pixi_table(collector, rel, data, TomlPositions(text), ())
+
+
+def read_pixi_table(collector: Collector, rel: str, data: Mapping[str, Any], positions: TomlPositions,
+                    prefix: tuple[str, ...]) -> None:
+    """The workspace table: a pixi.toml's top level, or pyproject.toml's `[tool.pixi]` (prefix
+    `("tool", "pixi")`), where pixi reads the same tables."""
+    reader = _Reader(collector, rel, positions)
+    default = reader.default_features(data.get("environments"), prefix)
+    reader.scope(data, prefix, "main", False)
     features = data.get("feature", {})
     if not isinstance(features, Mapping):
-        raise InputError(rel, "[feature] expected tables, one per feature", reader.line(("feature",)))
+        raise InputError(rel, f"[{'.'.join((*prefix, 'feature'))}] expected tables, one per feature",
+                         reader.line((*prefix, "feature")))
     for name, table in features.items():
         if not isinstance(table, Mapping):
-            raise InputError(rel, f"[feature.{name}] expected a table", reader.line(("feature", name)))
+            raise InputError(rel, f"[{'.'.join((*prefix, 'feature', name))}] expected a table",
+                             reader.line((*prefix, "feature", name)))
         if is_dev_extra(name):
             group, dev = "dev", True
         elif name in default:
             group, dev = "main", False
         else:
             group, dev = f"optional:{name}", False
-        reader.scope(table, ("feature", name), group, dev)
+        reader.scope(table, (*prefix, "feature", name), group, dev)
 
 
 class _Reader:
@@ -62,20 +72,21 @@ class _Reader:
         except (KeyError, ValueError):
             return None
 
-    def default_features(self, environments: Any) -> set[str]:
+    def default_features(self, environments: Any, prefix: tuple[str, ...] = ()) -> set[str]:
         """Features the `default` environment installs (a list, or a table with `features`)."""
+        keys = (*prefix, "environments")
         if environments is None:
             return set()
         if not isinstance(environments, Mapping):
-            raise InputError(self.rel, "[environments] expected a table", self.line(("environments",)))
+            raise InputError(self.rel, f"[{'.'.join(keys)}] expected a table", self.line(keys))
         default = environments.get("default")
         if isinstance(default, Mapping):
             default = default.get("features", [])
         if default is None:
             return set()
         if not isinstance(default, list) or not all(isinstance(f, str) for f in default):
-            raise InputError(self.rel, "[environments] default: expected a list of feature names",
-                             self.line(("environments", "default")))
+            raise InputError(self.rel, f"[{'.'.join(keys)}] default: expected a list of feature names",
+                             self.line((*keys, "default")))
         return set(default)
 
     def scope(self, table: Mapping[str, Any], prefix: tuple[str, ...], group: str, dev: bool) -> None:

@@ -1,4 +1,5 @@
-"""pyproject.toml: PEP 621, setuptools dynamic files, PEP 735 groups, Poetry, and uv/pdm dev lists.
+"""pyproject.toml: PEP 621, setuptools dynamic files, PEP 735 groups, Poetry, uv/pdm dev lists and
+pixi's `[tool.pixi]` tables.
 
 Values come from `tomllib`; lines come from `tomlpos` (tomllib has no positions). A requirement
 naming the project itself (`myproj[ml]` inside an extra or group) is an include, not a
@@ -15,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from depslim.declared.base import Collector, declared_from, load_toml, parse_requirement
 from depslim.declared.classify import is_dev_extra, is_dev_group
+from depslim.declared.pixi import read_pixi_table
 from depslim.declared.poetry import UnsupportedConstraint, convert
 from depslim.declared.requirements import RequirementsReader
 from depslim.declared.tomlpos import TomlPositions
@@ -79,6 +81,7 @@ class PyprojectReader:
         self._pep735()
         self._poetry()
         self._uv_pdm()
+        self._pixi()
 
     def _pep621(self) -> None:
         project = self._table(("project",))
@@ -207,6 +210,12 @@ class PyprojectReader:
                     self.collector.warnings.append(f"{self.rel}:{line}: editable {text!r} not read")
                     continue
                 self._add(keys, text, group=f"group:{group}", source="pep735", dev=True)
+
+
+    def _pixi(self) -> None:
+        table = self._table(("tool", "pixi"))
+        if table:
+            read_pixi_table(self.collector, self.rel, table, self.pos, ("tool", "pixi"))
 
 
 def read_pyproject(collector: Collector, path: Path) -> None:

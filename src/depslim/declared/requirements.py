@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -33,6 +33,7 @@ from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.localmeta import local_project_name
 from depslim.errors import InputError
 from depslim.fsio import decode_text
+from depslim.inputfile import missing_reason, read_bytes
 from depslim.model import DeclaredRequirement, DeclaredSet, Location
 
 # pip: a comment starts at the beginning of a line or after whitespace (`#egg=` in a URL is not one).
@@ -45,6 +46,21 @@ _ARCHIVES = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", "
 
 class _OptionError(Exception):
     pass
+
+
+class _BadURL(ValueError):
+    """A URL urllib cannot split (`https://[oops]/x.whl`): reported at its file:line by `_line`."""
+
+
+def _urlsplit(text: str) -> SplitResult:
+    """`urlsplit`, whose ValueError (a bracketed host that is no IP address, a port out of range)
+    becomes `_BadURL`, so the line it came from is named instead of a traceback."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - parsing the port is what raises for `http://host:99999999`
+    except ValueError as exc:
+        raise _BadURL(f"invalid URL {text!r}: {exc}") from None
+    return parts
 
 
 class _Parser(argparse.ArgumentParser):
@@ -119,7 +135,7 @@ def _tokens(option_text: str) -> list[str]:
 
 
 def _is_url(text: str) -> bool:
-    scheme = urlsplit(text).scheme.lower()
+    scheme = _urlsplit(text).scheme.lower()
     return scheme in _URL_SCHEMES or scheme.startswith(_VCS_PREFIXES)
 
 
@@ -184,12 +200,13 @@ class RequirementsReader:
         if (rel, constraint) in self._done:
             return
         if not path.is_file():
+            reason = missing_reason(path)
             if included_from:
                 where, line = included_from
-                raise InputError(where, f"included file {rel} does not exist", line)
-            raise InputError(rel, "requirements file does not exist")
+                raise InputError(where, f"included file {rel} {reason}", line)
+            raise InputError(rel, f"requirements file {reason}")
         try:
-            text = decode_text(path.read_bytes())
+            text = decode_text(read_bytes(path))
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(rel, f"cannot read requirements file: {exc}") from None
         self._done.add((rel, constraint))
@@ -224,6 +241,14 @@ class RequirementsReader:
                 self._line(state, number, line, (rel,))
 
     def _line(self, f: _File, number: int, line: str, stack: tuple[str, ...]) -> None:
+        if "\x00" in line:  # no path or requirement holds a NUL; Path() would raise on it
+            raise InputError(f.rel, "NUL character in the line", number)
+        try:
+            self._parse_line(f, number, line, stack)
+        except _BadURL as exc:
+            raise InputError(f.rel, str(exc), number) from None
+
+    def _parse_line(self, f: _File, number: int, line: str, stack: tuple[str, ...]) -> None:
         req_text, option_text = _split_args_options(line)
         if req_text and all(t.startswith("--hash=") for t in option_text.split()):
             option_text = ""  # the common case in hash-pinned locks: nothing to record
@@ -259,7 +284,7 @@ class RequirementsReader:
 
     def _local_or_url(self, f: _File, link: str) -> str:
         """A local --find-links dir is re-expressed relative to the project root (pip: relative to the file)."""
-        if _is_url(link) or urlsplit(link).scheme:
+        if _is_url(link) or _urlsplit(link).scheme:
             return link
         candidate = (f.path.parent / link).resolve()
         return self.collector.rel(candidate) if candidate.exists() else link
@@ -276,7 +301,7 @@ class RequirementsReader:
         """Record a requirement. The project itself (`-e .`) is kept unnamed: it declares no dependency
         to judge, but installing it is how a src-layout app's own package becomes importable, so the
         runtime file must keep the line (`split`; `slim` copies the code instead)."""
-        if req.url and not urlsplit(req.url).scheme:
+        if req.url and not _urlsplit(req.url).scheme:
             target = (f.path.parent / req.url).resolve()
             if target == self.collector.root.resolve() and req.name is not None:
                 req = dataclasses.replace(req, name=None)
@@ -293,6 +318,8 @@ class RequirementsReader:
             if _could_be_path(text):
                 return self._direct(f, number, text, location, common)
             req = parse_requirement(text, f.rel, number)  # raises the InputError with file:line
+        if req.url:
+            _urlsplit(req.url)
         return declared_from(req, location, **common)
 
     def _direct(
@@ -335,7 +362,7 @@ class RequirementsReader:
 
 def _name_from_direct(target: str, base: Path) -> str | None:
     """Name a direct reference from `#egg=`, a wheel/sdist file name, or a local project's metadata."""
-    parts = urlsplit(target)
+    parts = _urlsplit(target)
     egg = parse_qs(parts.fragment).get("egg")
     if egg:
         try:

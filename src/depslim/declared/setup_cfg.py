@@ -15,6 +15,7 @@ from depslim.declared.base import Collector, declared_from, parse_requirement
 from depslim.declared.classify import is_dev_extra
 from depslim.declared.requirements import RequirementsReader
 from depslim.errors import InputError
+from depslim.inputfile import read_text
 from depslim.model import Location
 
 _SECTION = re.compile(r"^\[([^\]]+)\]")
@@ -52,7 +53,7 @@ class SetupCfgReader:
         self.path = path
         self.rel = collector.rel(path)
         try:
-            self.text = path.read_text(encoding="utf-8")
+            self.text = read_text(path)
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(self.rel, f"cannot read: {exc}") from None
         self.parser = configparser.ConfigParser(interpolation=None)

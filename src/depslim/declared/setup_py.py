@@ -16,6 +16,7 @@ from pathlib import Path
 from depslim.declared.base import Collector, declared_from, parse_requirement
 from depslim.declared.classify import is_dev_extra
 from depslim.errors import InputError
+from depslim.inputfile import read_bytes
 from depslim.model import Location
 
 _KEYWORDS = {"install_requires": ("main", False), "tests_require": ("dev", True)}
@@ -112,7 +113,7 @@ class SetupPyReader:
         self.collector = collector
         self.rel = collector.rel(path)
         try:
-            source = path.read_bytes()
+            source = read_bytes(path)
         except OSError as exc:
             raise InputError(self.rel, f"cannot read: {exc}") from None
         try:

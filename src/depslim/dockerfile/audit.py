@@ -15,6 +15,7 @@ from typing import Any
 from depslim.dockerfile.checks import CHECKS, AuditInput, Hit
 from depslim.dockerfile.parse import parse_dockerfile
 from depslim.errors import InputError
+from depslim.inputfile import read_text
 from depslim.knowledge import check_keys, load_data
 from depslim.model import Evidence, Finding, Owner
 
@@ -45,7 +46,7 @@ def load_rules() -> tuple[Mapping[str, Any], ...]:
 
 def _read_ignore(path: Path) -> list[str] | None:
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+        return read_text(path, errors="replace").splitlines()
     except FileNotFoundError:
         return None
     except OSError as exc:

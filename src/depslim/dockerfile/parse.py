@@ -15,6 +15,7 @@ from pathlib import Path
 from dockerfile_parse import DockerfileParser
 
 from depslim.errors import InputError
+from depslim.inputfile import read_bytes
 
 OPERATORS = {"&&", "||", ";", "|", "&", ";;", "(", ")", "|&"}
 
@@ -110,7 +111,7 @@ def parse_env(args: str) -> dict[str, str]:
 
 def parse_dockerfile(path: Path) -> Dockerfile:
     try:
-        content = path.read_bytes()
+        content = read_bytes(path)
     except OSError as exc:
         raise InputError(path, f"cannot read Dockerfile: {exc.strerror or exc}") from None
     import io
@@ -136,7 +137,7 @@ def parse_dockerfile(path: Path) -> Dockerfile:
             base = parts[0]
             alias = parts[2] if len(parts) >= 3 and parts[1].lower() == "as" else None
             parent = aliases.get(base.lower())
-            if parent is None and base.isdigit() and int(base) < len(stages):
+            if parent is None and base.isascii() and base.isdigit() and int(base) < len(stages):
                 parent = int(base)
             stage = Stage(len(stages), base, alias, ins.line, [], parent)
             stages.append(stage)

@@ -2,8 +2,9 @@
 
 Why depslim renders the lock itself instead of keeping the backend's file:
 - pip-compile 7.6 expands `${VAR}` in index URLs and writes the credentials into its output;
-  uv does not. depslim copies the *input's* option lines verbatim, so a secret that only lives
-  in the environment never reaches the file, whichever backend ran.
+  uv does not. depslim copies the *input's* option lines, so a secret that only lives in the
+  environment never reaches the file, whichever backend ran; a credential written literally in
+  the input is masked in the lock (`depslim.redact`) and the result says to use a reference.
 - Both backends write absolute paths and their own command lines into headers; depslim's
   header holds only relative names, the target and a digest of the normalised inputs, which is
   what `--check` compares (plus the pins themselves) to tell a stale lock from a fresh one.
@@ -21,6 +22,7 @@ and importing `packaging` for that, happen while the resolver waits on the netwo
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import shutil
@@ -36,6 +38,7 @@ from typing import TYPE_CHECKING
 from depslim.errors import InputError, LockError
 from depslim.fsio import decode_text
 from depslim.generate.stamp import check_overwrite, is_intact, split_stamp, stamp
+from depslim.inputfile import read_bytes, read_text
 from depslim.progress import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:  # imported where used: packaging is most of this module's import time
@@ -89,6 +92,7 @@ class LockOptions:
     upgrade: bool = False  # ignore the existing lock's pins as preferences
     env: Mapping[str, str] | None = None
     timeout: float = 1800.0
+    allow_build: bool = False  # let the resolver build VCS / sdist requirements (depslim.builds)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,13 @@ class Pin:
     version: str | None
     hashes: tuple[str, ...]
     via: tuple[str, ...] = ()
+    extras: tuple[str, ...] = ()  # canonical, sorted; part of `requirement` too
+
+    @property
+    def constraint(self) -> str:
+        """The pin as a constraints-file line: pip refuses extras in constraints."""
+        return f"{self.name} @ {self.requirement.split(' @ ', 1)[1]}" if self.version is None else \
+            f"{self.name}=={self.version}"
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,7 @@ class InputSpec:
     options: tuple[str, ...]
     requirements: tuple[tuple[Requirement, str, int], ...]  # (req, relative file, line)
     normalized: str  # canonical text the inputs digest is taken over
+    warnings: tuple[str, ...] = ()  # e.g. a literal credential that the lock masks
 
     @property
     def digest(self) -> str:
@@ -234,11 +246,14 @@ def read_inputs(path: Path) -> InputSpec:
     """Read an input file and what it includes; refuse what cannot be hash-locked."""
     from packaging.requirements import InvalidRequirement, Requirement
 
+    from depslim.redact import has_literal_credential, literal_credential_note
+
     root = path.parent.resolve()
     options: list[str] = []
     reqs: list[tuple[Requirement, str, int]] = []
     norm: list[str] = []
     seen: set[Path] = set()
+    warnings: list[str] = []
 
     def visit(file: Path, constraint: bool) -> None:
         resolved = file.resolve()
@@ -247,12 +262,14 @@ def read_inputs(path: Path) -> InputSpec:
         seen.add(resolved)
         rel = os.path.relpath(resolved, root)
         try:
-            text = decode_text(resolved.read_bytes())
+            text = decode_text(read_bytes(resolved))
         except (OSError, UnicodeDecodeError) as exc:
             raise InputError(rel, f"cannot read: {exc.strerror if isinstance(exc, OSError) else exc}") from None
         norm.append(f"{'-c' if constraint else '-r'} {rel}")
         file_reqs: list[str] = []
         for number, line in _logical_lines(text):
+            if has_literal_credential(line):
+                warnings.append(literal_credential_note(f"{rel}:{number}"))
             if line.startswith("-"):
                 option, value = _split_option(line)
                 if option in ("-e", "--editable"):
@@ -292,7 +309,8 @@ def read_inputs(path: Path) -> InputSpec:
     if not path.is_file():
         raise InputError(path, "no such file (run `depslim split` first, or name the inputs)")
     visit(path, False)
-    return InputSpec(root=root, options=tuple(options), requirements=tuple(reqs), normalized="\n".join(norm))
+    return InputSpec(root=root, options=tuple(options), requirements=tuple(reqs), normalized="\n".join(norm),
+                     warnings=tuple(warnings))
 
 
 def inputs_digest(spec: InputSpec, python: str, plat: str) -> str:
@@ -340,20 +358,14 @@ def backend_command(backend: str, input_name: str, out: Path, python: str, plat:
     ]
 
 
-_CRED = r"(?i)(?P<scheme>[a-z][a-z0-9+.-]*://)[^/@\s]+@"
-
-
-def redact(text: str) -> str:
-    """Hide userinfo in URLs (error messages echo the expanded index URL)."""
-    return re.sub(_CRED, r"\g<scheme>***@", text)
-
-
 _UNREACHABLE = ("NewConnectionError", "Connection refused", "Failed to establish", "Max retries exceeded",
                 "error sending request", "dns error", "Name or service not known", "timed out",
                 "Failed to fetch", "ConnectionError")
 
 
 def _failure_line(backend: str, stderr: str) -> str:
+    from depslim.redact import redact  # error messages echo the expanded index URL
+
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
     picks = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "×", "Could not find", "No matching"))]
     line = picks[0] if picks else (lines[-1] if lines else "no output")
@@ -373,38 +385,65 @@ class BackendRun:
     Starting and waiting are separate so the caller can do its own work (read and validate the
     inputs) while the resolver runs, instead of before it. `cancel()` stops it (e.g. when the
     inputs turn out to be bad); either way the temp dir is removed.
+
+    On POSIX the resolver runs under `depslim.generate.watchdog`, which owns the temp dir and holds
+    a lifeline only this process writes: however depslim ends (even SIGKILL), the kernel closes the
+    lifeline, the watchdog kills the resolver's process group and removes the folder. The resolver
+    also gets SIGKILL if the watchdog dies (Linux `PR_SET_PDEATHSIG`).
     """
 
     def __init__(self, backend: str, input_path: Path, python: str, plat: str, *, previous: str | None,
                  options: LockOptions, constraints: Sequence[Pin] = ()) -> None:
+        import json
+
+        from depslim.fsio import remove_stale_folders
+        from depslim.generate import watchdog
+
+        remove_stale_folders(tempfile.gettempdir(), "depslim-lock-")  # a watchdog killed along with depslim
+        self._stopped = False
         self.backend, self.input_path, self.timeout = backend, input_path, options.timeout
         env = dict(options.env if options.env is not None else os.environ)
         env["CUSTOM_COMPILE_COMMAND"] = COMPILE_COMMAND  # pip-tools reads its header command from here
-        self._tmp = tempfile.TemporaryDirectory(prefix="depslim-lock-")
+        files: dict[str, str] = {}
+        if previous is not None and not options.upgrade:
+            files["out.txt"] = previous  # existing pins are preferences for both tools
+        cmd = backend_command(backend, input_path.name, Path(watchdog.TMP) / "out.txt", python, plat)
+        if constraints:  # e.g. the base lock's pins when locking the dev file that includes it
+            files["constraints.txt"] = "".join(f"{p.constraint}\n" for p in constraints)
+            cmd[-1:-1] = ["--constraint", str(Path(watchdog.TMP) / "constraints.txt")]
+        if shutil.which(cmd[0]) is None:
+            raise LockError(f"{backend} could not be started: No such file or directory: {cmd[0]}")
+        status_r, status_w = os.pipe()
+        life_r, self._lifeline = os.pipe()
         try:
-            self._out = Path(self._tmp.name) / "out.txt"
-            if previous is not None and not options.upgrade:
-                self._out.write_text(previous, encoding="utf-8")  # existing pins are preferences for both tools
-            cmd = backend_command(backend, input_path.name, self._out, python, plat)
-            if constraints:  # e.g. the base lock's pins when locking the dev file that includes it
-                pinned = Path(self._tmp.name) / "constraints.txt"
-                pinned.write_text("".join(f"{p.requirement}\n" for p in constraints), encoding="utf-8")
-                cmd[-1:-1] = ["--constraint", str(pinned)]
-            try:
-                self._proc = subprocess.Popen(cmd, cwd=input_path.parent, env=env, stdout=subprocess.PIPE,
-                                              stderr=subprocess.PIPE, text=True)
-            except FileNotFoundError as exc:
-                raise LockError(f"{backend} could not be started: {exc.strerror}: {cmd[0]}") from None
-            self._deadline = time.monotonic() + options.timeout
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", watchdog.__file__, str(status_w), str(life_r)],
+                cwd=input_path.parent, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, pass_fds=(status_w, life_r), text=True,
+            )
         except BaseException:
-            self._tmp.cleanup()
+            for fd in (status_r, self._lifeline):
+                os.close(fd)
             raise
+        finally:
+            os.close(status_w)
+            os.close(life_r)
+        self._status = os.fdopen(status_r, "r", encoding="utf-8")
+        self._deadline = time.monotonic() + options.timeout
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            stdin.write(json.dumps({"argv": cmd, "files": files, "prefix": f"depslim-lock-{os.getpid()}-"}))
+            stdin.close()
+        except BrokenPipeError:  # the watchdog is gone already: result() reports what it said
+            pass
+        self._proc.stdin = None  # written and closed: communicate() must not touch it again
 
     def result(self) -> str:
         """Wait (within the timeout) and return the resolver's output text."""
         try:
             try:
-                stdout, stderr = self._proc.communicate(timeout=max(0.0, self._deadline - time.monotonic()))
+                stdout, stderr = self._drain()
             except subprocess.TimeoutExpired:
                 self._stop()
                 raise LockError(f"{self.input_path.name}: {self.backend} did not finish within "
@@ -412,23 +451,70 @@ class BackendRun:
             except BaseException:  # e.g. Ctrl-C: do not leave the resolver running
                 self._stop()
                 raise
-            if self._proc.returncode != 0 or not self._out.is_file():
+            folder, code = self._report()
+            out = Path(folder) / "out.txt" if folder else None
+            if code != 0 or out is None or not out.is_file():
                 raise LockError(f"{self.input_path.name}: {self.backend} could not lock: "
                                 f"{_failure_line(self.backend, stderr + stdout)}")
-            return self._out.read_text(encoding="utf-8")
+            return out.read_text(encoding="utf-8")
         finally:
-            self._tmp.cleanup()
+            self._stop()
+
+    def _drain(self) -> tuple[str, str]:
+        """Read the resolver's output to its end (not the watchdog's exit: it waits for the lifeline).
+
+        `communicate()` would also wait for the watchdog to exit, which it only does once depslim
+        closes the lifeline after this read: a deadlock.
+        """
+        import selectors
+
+        streams = {s.fileno(): s for s in (self._proc.stdout, self._proc.stderr) if s is not None}
+        chunks: dict[int, list[bytes]] = {fd: [] for fd in streams}
+        with selectors.DefaultSelector() as sel:
+            for fd in streams:
+                sel.register(fd, selectors.EVENT_READ)
+            while sel.get_map():
+                left = self._deadline - time.monotonic()
+                if left <= 0:
+                    raise subprocess.TimeoutExpired(self.backend, self.timeout)
+                for key, _ in sel.select(timeout=left):
+                    data = os.read(key.fd, 65536)
+                    if data:
+                        chunks[key.fd].append(data)
+                    else:
+                        sel.unregister(key.fd)
+        out, err = (b"".join(chunks[s.fileno()]).decode("utf-8", "replace") if s is not None else ""
+                    for s in (self._proc.stdout, self._proc.stderr))
+        return out, err
 
     def cancel(self) -> None:
         """Stop the resolver and remove its temp dir."""
-        try:
-            self._stop()
-        finally:
-            self._tmp.cleanup()
+        self._stop()
+
+    def _report(self) -> tuple[str | None, int | None]:
+        """The watchdog's status: its folder, and the resolver's exit code (None: it never said)."""
+        folder, code = None, None
+        for line in self._status:
+            kind, _, value = line.rstrip("\n").partition(" ")
+            if kind == "tmp":
+                folder = value
+            elif kind == "exit":
+                code = int(value)
+                break
+        return folder, code
 
     def _stop(self) -> None:
-        self._proc.kill()
-        self._proc.communicate()
+        """Close the lifeline: the watchdog kills the resolver (if it still runs) and removes the folder."""
+        if self._stopped:
+            return
+        self._stopped = True
+        os.close(self._lifeline)
+        try:
+            self._proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:  # a watchdog that does not end: end it (its folder may stay)
+            self._proc.kill()
+            self._proc.communicate()
+        self._status.close()
 
 
 # --------------------------------------------------------------------------- parse & render
@@ -483,8 +569,12 @@ def parse_compiled(text: str, source: str) -> tuple[Pin, ...]:
             raise LockError(f"{source}: {req_text!r} is not pinned with ==")
         if not hashes:
             raise LockError(f"{source}: {req_text!r} has no hashes")
-        requirement = f"{name} @ {req.url}" if req.url else f"{name}=={version}"
-        pins[name] = Pin(name, requirement, version, hashes)
+        # the extras a dependent asks for stay on the pin (`pandas[parquet]==2.3.1`): pip's
+        # --require-hashes refuses an extra that is not on a pinned line
+        extras = sorted({*(canonicalize_name(e) for e in req.extras), *(pins[name].extras if name in pins else ())})
+        shown = f"{name}[{','.join(extras)}]" if extras else name
+        requirement = f"{shown} @ {req.url}" if req.url else f"{shown}=={version}"
+        pins[name] = Pin(name, requirement, version, hashes, extras=tuple(extras))
         current = name
     return tuple(pins[k] for k in sorted(pins))
 
@@ -492,7 +582,7 @@ def parse_compiled(text: str, source: str) -> tuple[Pin, ...]:
 def _drop_temp_via(pin: Pin) -> Pin:
     """Remove `-c /tmp/.../constraints.txt` annotations: a private temp path means nothing in a lock."""
     via = tuple(v for v in pin.via if not (v.startswith(("-c ", "--constraint")) and "depslim-lock-" in v))
-    return Pin(pin.name, pin.requirement, pin.version, pin.hashes, via)
+    return dataclasses.replace(pin, via=via)
 
 
 def includes(spec: InputSpec, other: Path) -> bool:
@@ -502,7 +592,7 @@ def includes(spec: InputSpec, other: Path) -> bool:
 
 
 def _with_via(pin: Pin, items: tuple[str, ...]) -> Pin:
-    return Pin(pin.name, pin.requirement, pin.version, pin.hashes, tuple(dict.fromkeys((*pin.via, *items))))
+    return dataclasses.replace(pin, via=tuple(dict.fromkeys((*pin.via, *items))))
 
 
 _HEADER_INPUTS = r"(?m)^# inputs sha256=([0-9a-f]{64})$"
@@ -563,10 +653,17 @@ def compute_lock(input_path: Path, output: Path | None = None, options: LockOpti
     previous = None
     if output.is_file():
         with _suppress_decode():
-            text = output.read_text(encoding="utf-8")
+            text = read_text(output)
             previous = split_stamp(text)[1] if is_intact(text) else None
     if not input_path.is_file():
         inputs_first()  # raises the usual "no such file"; nothing to start a resolver on
+    if not options.allow_build:
+        from depslim.builds import refuse_builds, suspect
+
+        if suspect(input_path):  # before the resolver starts: it would build at once
+            if spec is None:
+                spec = read_inputs(input_path)  # a local path or editable: the lock's own refusal first
+            refuse_builds(input_path)
     try:
         run = BackendRun(options.backend, input_path, python, plat, previous=previous, options=options,
                          constraints=constraints)
@@ -597,7 +694,7 @@ def compute_lock(input_path: Path, output: Path | None = None, options: LockOpti
         pylock_path = default_pylock(input_path)
         pylock_text = render_pylock(pins, spec, python, plat, env=options.env)
     return LockResult(input_path, output, pins, text, digest, python, plat, options.backend,
-                      pylock_path, pylock_text)
+                      pylock_path, pylock_text, spec.warnings)
 
 
 class _suppress_decode:
@@ -628,7 +725,7 @@ def check_lock(input_path: Path, output: Path | None = None, options: LockOption
     output = output or default_output(input_path)
     if not output.is_file():
         return [f"{output}: missing (run `depslim lock`)"]
-    text = output.read_text(encoding="utf-8")
+    text = read_text(output)
     if not is_intact(text):
         return [f"{output}: edited by hand or not written by depslim (stamp does not match)"]
     target = re.search(_HEADER_TARGET, text)

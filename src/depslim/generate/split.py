@@ -51,6 +51,7 @@ from depslim.model import (
     Scope,
     Verdict,
 )
+from depslim.redact import has_literal_credential, literal_credential_note
 from depslim.units import human_bytes as format_bytes
 from depslim.verdicts import is_kept
 
@@ -312,6 +313,17 @@ def index_lines(declared: DeclaredSet, swaps: Sequence[Finding]) -> tuple[str, .
     return tuple(lines)
 
 
+def credential_notes(declared: DeclaredSet) -> list[str]:
+    """Where a declaration holds a credential in clear: it is masked in every file depslim writes
+    (`stamp` redacts), so the file would not authenticate; the user is told to use a reference."""
+    out = [literal_credential_note(str(req.location)) for req in declared.requirements
+           if has_literal_credential(f"{req.requirement} {req.url or ''}")]
+    idx = declared.index
+    if any(has_literal_credential(url) for url in (idx.index_url or "", *idx.extra_index_urls, *idx.find_links)):
+        out.append(literal_credential_note("an index option (--index-url / --extra-index-url / --find-links)"))
+    return list(dict.fromkeys(out))
+
+
 def plan_split(
     report: Report,
     declared: DeclaredSet,
@@ -442,6 +454,7 @@ def plan_split(
     dev_lines = tuple(dev[k] for k in sorted(dev))
     cut_list = tuple(sorted(cuts, key=lambda c: (c.kind, c.name)))
     idx = index_lines(declared, swaps)
+    notes += credential_notes(declared)
     return SplitResult(
         base=base_lines,
         dev=dev_lines,

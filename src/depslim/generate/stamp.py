@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from depslim.errors import WriteRefused
+from depslim.inputfile import read_text
 
 MARK = "depslim: generated sha256="
 
@@ -21,7 +22,14 @@ def _digest(body: str) -> str:
 
 
 def stamp(body: str, *, comment: str = "#") -> str:
-    """Prefix `body` with a stamp line in the file's comment syntax (`#` or `<!--`)."""
+    """Prefix `body` with a stamp line in the file's comment syntax (`#` or `<!--`).
+
+    Every generated file is made here, so here its text is redacted (`depslim.redact`): a
+    credential copied from an input never reaches it, and the stamp covers the text as written
+    (the writer's own redaction then changes nothing, so a rerun still finds the file intact)."""
+    from depslim.redact import redact
+
+    body = redact(body)
     line = f"{comment} {MARK}{_digest(body)}"
     if comment == "<!--":
         line += " -->"
@@ -52,7 +60,7 @@ def check_overwrite(path: Path, new_text: str | None = None, *, force: bool) -> 
     if force or not path.exists():
         return
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except (OSError, UnicodeDecodeError) as exc:
         raise WriteRefused(f"{path}: cannot read the existing file ({exc}); pass --force to replace it") from None
     if new_text is not None and text == new_text:

@@ -43,10 +43,12 @@ from depslim.imports.scan import (
     OPTIONAL,
     TYPING,
     CompiledPatterns,
+    RawSignal,
     compile_patterns,
     scan_bytes,
 )
 from depslim.imports.walk import Walk, WalkedFile, walk_project
+from depslim.inputfile import read_bytes, read_text
 from depslim.model import (
     Context,
     Evidence,
@@ -58,6 +60,7 @@ from depslim.model import (
     SignalPatterns,
 )
 from depslim.progress import NULL_PROGRESS, Progress
+from depslim.redact import redact
 
 __all__ = ["ScanStats", "scan_project", "scan_project_with_stats"]
 
@@ -93,21 +96,39 @@ def _init_worker(patterns: CompiledPatterns) -> None:
 
 
 def scan_file_bytes(rel: str, data: bytes, patterns: CompiledPatterns) -> Result:
-    """One file's result, whatever its kind; never raises on bad content."""
+    """One file's result, whatever its kind; never raises on bad content.
+
+    Here the project's text becomes depslim's records (and the scan cache's rows), so here the
+    code's literals are redacted: a connection string's password or a token in a string constant
+    never reaches the cache, the evidence, a report or a generated file (`depslim.redact`)."""
     if rel.endswith(".ipynb"):
         scanned = scan_notebook(data, patterns)
         if scanned is None:
             return (), (), (), (), True
-        return (*scanned, False)
-    imports, signals, error = scan_bytes(data, patterns)
-    return imports, signals, ((error,) if error else ()), (), False
+        imports, signals, errors, installs = scanned
+    else:
+        imports, signals, error = scan_bytes(data, patterns)
+        errors, installs = ((error,) if error else ()), ()
+    return imports, _redacted_signals(signals), _redacted_lines(errors), _redacted_lines(installs), False
+
+
+def _redacted_signals(signals: tuple[RawSignal, ...]) -> tuple[RawSignal, ...]:
+    """Signals with their values redacted; the same tuple when nothing changed (the common case)."""
+    if not signals:
+        return signals
+    out = tuple((pattern, redact(value), line, kind) for pattern, value, line, kind in signals)
+    return signals if out == signals else out
+
+
+def _redacted_lines(items: tuple[tuple[int, str], ...]) -> tuple[tuple[int, str], ...]:
+    return tuple((line, redact(text)) for line, text in items) if items else items
 
 
 def _scan_path(job: tuple[str, str]) -> tuple[str, str, Result]:
     rel, path = job
     assert _PATTERNS is not None
     try:
-        data = Path(path).read_bytes()
+        data = read_bytes(path)
     except OSError as exc:
         return rel, "", ((), (), ((0, f"cannot read: {exc.strerror or exc}"),), (), False)
     return rel, scan_cache.sha256(data), scan_file_bytes(rel, data, _PATTERNS)
@@ -160,7 +181,7 @@ def _parse_all(
 def _read_pyproject(root: Path, warnings: list[str]) -> tuple[str, dict[str, Any]]:
     path = root / "pyproject.toml"
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_text(path)
     except FileNotFoundError:
         return "", {}
     except (OSError, UnicodeDecodeError) as exc:
@@ -179,7 +200,7 @@ def _run_configs(root: Path, walk: Any) -> dict[str, bytes]:
     found: dict[str, bytes] = {}
     for rel in (*walk.dockerfiles, *walk.procfiles, *walk.compose_files, *walk.shell_scripts):
         try:
-            found[rel] = (root / rel).read_bytes()
+            found[rel] = read_bytes(root / rel)
         except OSError:
             continue
     return found
@@ -409,7 +430,7 @@ def scan_project_with_stats(
         elif snapshot.entries:
             # stat changed: the content may not have (touch, checkout, rename).
             try:
-                data = Path(walked.path).read_bytes()
+                data = read_bytes(walked.path)
             except OSError:
                 to_parse.append(walked)
                 continue

@@ -10,6 +10,10 @@ touch, a rename, a copy) that result is reused; otherwise it is parsed again.
 
 Any problem with the cache directory (unwritable, corrupt file, other Python) means "no
 cache": the scan never fails because of it.
+
+Privacy: results are redacted before they get here (`depslim.imports.scan_file_bytes`); the
+folder is 0700 and each snapshot 0600, and a folder another user owns or can write is not read
+(its results could be planted).
 """
 
 from __future__ import annotations
@@ -24,12 +28,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from depslim.cachedir import is_private_folder, private_folder
 from depslim.errors import DepslimError
 from depslim.fsio import atomic_write
 from depslim.imports.scan import SCANNER_VERSION
 
 RACY_NS = 2_000_000_000
-_FORMAT = 3
+_FORMAT = 4  # 4: string literals redacted (older snapshots may hold secrets)
 
 # Result: (imports, signals, errors, installs, skipped) — see depslim.imports.scan.
 Entry = tuple[int, int, str, Any]  # (mtime_ns, size, sha256 hex, result)
@@ -68,6 +73,8 @@ def load(cache_dir: Path | None, key: str) -> Snapshot:
     if cache_dir is None:
         return Snapshot(None)
     path = cache_dir / f"scan-{key}.marshal"
+    if not is_private_folder(str(cache_dir)):
+        return Snapshot(path)  # written only once the folder is made private (see `save`)
     try:
         gc_was_enabled = gc.isenabled()
         gc.disable()  # marshal builds ~10^5 tuples: GC passes over them would be wasted work
@@ -100,8 +107,10 @@ def save(snapshot: Snapshot, entries: dict[str, Entry], result_key: str = "", re
         "result_key": result_key,
         "result": result,
     }
+    if not private_folder(str(snapshot.path.parent)):
+        return False
     with contextlib.suppress(OSError, ValueError, DepslimError):
-        atomic_write(snapshot.path, marshal.dumps(payload))
+        atomic_write(snapshot.path, marshal.dumps(payload), mode=0o600)
         return True
     return False
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import json
 import re
 import shlex
-from typing import Any
+from collections.abc import Mapping
 
+from depslim.errors import InputError
 from depslim.imports.contexts import context_data
 from depslim.imports.scan import CompiledPatterns, RawImport, RawSignal, scan_text
+from depslim.jsonshape import JObject, Where
 
 # NotebookScan: (imports, signals, errors, installs) — errors/installs are (line, text) pairs.
 NotebookScan = tuple[
@@ -39,23 +41,31 @@ def _python_cell_magics() -> frozenset[str]:
     return frozenset(context_data()["notebooks"]["python_cell_magics"])
 
 
-def _is_python(nb: dict[str, Any]) -> bool:
-    meta = nb.get("metadata") or {}
-    language = (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {}).get("name")
-    return language is None or str(language).lower() in ("python", "python3", "python2")
+def _is_python(nb: JObject) -> bool:
+    meta = nb.obj("metadata")
+    language = meta.obj("kernelspec").opt_text("language") or meta.obj("language_info").opt_text("name")
+    return language is None or language.lower() in ("python", "python3", "python2")
 
 
-def _cells(nb: dict[str, Any]) -> list[list[str]]:
-    """Source lines of each code cell (nbformat 4, and 3's worksheets)."""
-    cells = nb.get("cells")
-    if cells is None:
-        cells = [c for ws in nb.get("worksheets") or () for c in ws.get("cells") or ()]
+def _cells(nb: JObject) -> list[list[str]]:
+    """Source lines of each code cell (nbformat 4, and 3's worksheets), every field read through
+    depslim.jsonshape: a `source` that is a number, a `cells` that is an object, are errors."""
+    if nb.opt_array("cells") is not None:
+        cells = nb.array("cells")
+        field = nb.path("cells")
+    else:
+        cells = [cell for sheet in nb.objects("worksheets") for cell in sheet.array("cells")]
+        field = nb.path("worksheets[].cells")
     out = []
-    for cell in cells:
-        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+    for index, item in enumerate(cells):
+        if not isinstance(item, Mapping):
+            continue  # not a cell: nothing to scan (as Jupyter skips it)
+        cell = JObject(item, nb.where, f"{field}[{index}]")
+        if cell.text("cell_type") != "code":
             continue
-        source = cell.get("source", cell.get("input", ""))
-        text = "".join(source) if isinstance(source, list) else str(source)
+        key = "source" if "source" in cell else "input"
+        source = cell.get(key)
+        text = source if isinstance(source, str) else "".join(cell.texts(key))
         out.append(text.removesuffix("\n").split("\n"))
     return out
 
@@ -84,21 +94,28 @@ def pip_requirements(args: str) -> list[str]:
 def scan_notebook(data: bytes, patterns: CompiledPatterns) -> NotebookScan | None:
     """Scan a notebook; None for a non-Python kernel. Broken JSON is an error at line 1."""
     try:
-        nb = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        document = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
         line = getattr(exc, "lineno", 1)
         return (), (), ((line, f"not a readable notebook: {exc}"),), ()
-    if not isinstance(nb, dict):
+    except RecursionError:
+        return (), (), ((1, "not a readable notebook: JSON nested too deeply"),), ()
+    if not isinstance(document, Mapping):
         return (), (), ((1, "not a notebook (top level is not an object)"),), ()
-    if not _is_python(nb):
-        return None
+    nb = JObject(document, Where("notebook"))
+    try:
+        if not _is_python(nb):
+            return None
+        cells = _cells(nb)
+    except InputError as exc:
+        return (), (), ((1, f"not a readable notebook: {exc.problem}"),), ()
     python_magics = _python_cell_magics()
     imports: list[RawImport] = []
     signals: list[RawSignal] = []
     errors: list[tuple[int, str]] = []
     installs: list[tuple[int, str]] = []
     offset = 0
-    for lines in _cells(nb):
+    for lines in cells:
         first = lines[0].strip() if lines else ""
         if first.startswith("%%") and first[2:].split(" ", 1)[0] not in python_magics:
             offset += len(lines)

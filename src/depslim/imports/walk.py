@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from depslim.imports.compose import is_compose_file
+from depslim.inputfile import read_text
 
 ALWAYS_SKIP = frozenset(
     {
@@ -98,9 +99,14 @@ def _translate(pattern: str) -> str:
                 out.append(re.escape(ch))
             else:
                 body = pattern[i + 1 : close]
-                if body[:1] in ("!", "^"):
-                    body = "^" + body[1:]
-                out.append("[" + body.replace("\\", "\\\\") + "]")
+                negate = body[:1] in ("!", "^")
+                body = body[1:] if negate else body
+                # inside a set, `\`, `[`, `&`, `~`, `|` are literal for git; escaped, Python's re
+                # neither reads them as escapes nor warns of future set operations
+                for special in "\\[&~|":
+                    body = body.replace(special, "\\" + special)
+                body = body.replace("--", "-\\-")
+                out.append("[" + ("^" if negate else "") + body + "]")
                 i = close
         elif ch == "\\" and i + 1 < n:
             i += 1
@@ -143,6 +149,10 @@ class IgnoreRules:
             line = line.lstrip("/")
             body = _translate(line)
             regex = body if anchored else f"(?:.*/)?{body}"
+            try:
+                re.compile(regex)
+            except re.error:  # `[z-a]`: git's wildmatch matches nothing with it, so neither do we
+                continue
             rules.append((regex, negated, dir_only))
         if not rules:
             return None
@@ -174,7 +184,7 @@ class IgnoreRules:
 
 def _read_rules(path: Path) -> IgnoreRules | None:
     try:
-        return IgnoreRules.parse(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        return IgnoreRules.parse(read_text(path, errors="replace").splitlines())
     except OSError:
         return None
 

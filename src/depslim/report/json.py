@@ -14,6 +14,7 @@ from enum import Enum
 from typing import Any, Union, get_args, get_origin, get_type_hints
 
 from depslim.errors import InputError
+from depslim.jsonshape import Where, expect_array, expect_object, kind_of
 from depslim.model import SCHEMA_VERSION, Report
 
 name = "json"
@@ -51,45 +52,111 @@ def render(report: Report) -> str:
     return json.dumps(to_data(report), indent=2, ensure_ascii=False) + "\n"
 
 
-def _decode(tp: Any, value: Any) -> Any:
+def _decode(tp: Any, value: Any, where: Where, field: str) -> Any:
+    """One JSON value as the record type `tp` says, or `where`'s error naming the field.
+
+    Every type the report records use is checked: a `str` field must hold a string, a tuple an
+    array, a record an object, a `X | None` field may be null and nothing else may. A report is
+    input like any other (`diff` and `check --report` read files anyone can hand them).
+    """
     origin = get_origin(tp)
-    if value is None:
-        return None
     if origin in (Union, types.UnionType):
-        options = [a for a in get_args(tp) if a is not type(None)]
-        return _decode(options[0], value) if len(options) == 1 else value
-    if dataclasses.is_dataclass(tp):
-        return from_data(tp, value)
-    if isinstance(tp, type) and issubclass(tp, Enum):
-        return tp(value)
-    if origin is tuple:
         args = get_args(tp)
-        return tuple(_decode(args[0], v) for v in value)
-    if origin in (frozenset, set):
-        return frozenset(_decode(get_args(tp)[0], v) for v in value)
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        if len(options) == 1:
+            return _decode(options[0], value, where, field)
+        for option in options:  # a union of scalars: the first that fits
+            if isinstance(option, type) and isinstance(value, option):
+                return value
+        where.fail(f"expected one of {', '.join(_name(o) for o in options)}, got {kind_of(value)}", field)
+    if tp is Any or tp is object:
+        return value
+    if value is None:
+        where.fail(f"expected {_name(tp)}, got null", field)
+    if dataclasses.is_dataclass(tp):
+        return from_data(tp, expect_object(value, where, field).data, where, field)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(repr(m.value) for m in tp)
+            where.fail(f"expected one of {allowed}, got {str(value)[:40]!r}", field)
+    if origin in (tuple, frozenset, set, list):
+        items = expect_array(value, where, field)
+        item_type = get_args(tp)[0]
+        decoded = [_decode(item_type, item, where, f"{field}[{i}]") for i, item in enumerate(items)]
+        return tuple(decoded) if origin is tuple else frozenset(decoded) if origin in (frozenset, set) else decoded
+    if origin in (Mapping, dict):
+        value_type = get_args(tp)[1]
+        obj = expect_object(value, where, field)
+        return {key: _decode(value_type, item, where, f"{field}.{key}") for key, item in obj.data.items()}
+    if tp in (str, int, float, bool):
+        fits = isinstance(value, tp) and (tp is bool or not isinstance(value, bool))
+        if not fits and not (tp is float and isinstance(value, int) and not isinstance(value, bool)):
+            where.fail(f"expected {_name(tp)}, got {kind_of(value)}", field)
+        return value
     return value
 
 
-def from_data(cls: Any, data: Mapping[str, Any]) -> Any:
-    """Plain JSON values → records of type `cls` (unknown keys ignored: newer minor versions)."""
-    hints = get_type_hints(cls)
-    kwargs = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(cls) if f.name in data}
+def _name(tp: Any) -> str:
+    """How an error names a type: the JSON words, not Python's."""
+    names = {str: "a string", int: "an integer", float: "a number", bool: "a boolean"}
+    if tp in names:
+        return names[tp]
+    if dataclasses.is_dataclass(tp):
+        return "an object"
+    if get_origin(tp) in (tuple, frozenset, set, list):
+        return "an array"
+    if get_origin(tp) in (Mapping, dict):
+        return "an object"
+    return getattr(tp, "__name__", str(tp))
+
+
+def from_data(cls: Any, data: Mapping[str, Any], where: Where | None = None, field: str = "") -> Any:
+    """Plain JSON values → records of type `cls` (unknown keys ignored: newer minor versions).
+
+    A field without a default must be present; every present field must have its type.
+    """
+    where = where or Where("<report>")
+    hints = _hints(cls)
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        path = f"{field}.{f.name}" if field else f.name
+        if f.name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                where.fail("missing", path)
+            continue
+        kwargs[f.name] = _decode(hints[f.name], data[f.name], where, path)
     return cls(**kwargs)
 
 
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = get_type_hints(cls)
+    return hints
+
+
 def load_report(text: str, source: str = "<report>") -> Report:
-    """Parse a JSON report written by `render`; bad or foreign documents are an InputError."""
+    """Parse a JSON report written by `render`; bad, foreign or malformed documents are an InputError
+    naming the file and the field (`diff`, `check --report`: exit 2, one line)."""
+    where = Where(source)
     try:
         data = json.loads(text)
     except ValueError as exc:
         raise InputError(source, f"not a JSON document ({exc})") from None
+    except RecursionError:
+        raise InputError(source, "not a JSON document (nested too deeply)") from None
     if not isinstance(data, dict) or "schema_version" not in data or "distributions" not in data:
         raise InputError(source, "not a depslim JSON report")
     major = str(data["schema_version"]).split(".", 1)[0]
     if major != SCHEMA_VERSION.split(".", 1)[0]:
-        raise InputError(source, f"report schema {data['schema_version']} is not supported (need {SCHEMA_VERSION})")
-    try:
-        report: Report = from_data(Report, data)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise InputError(source, f"malformed depslim report ({exc})") from None
+        raise InputError(source, f"report schema {str(data['schema_version'])[:40]} is not supported "
+                                 f"(need {SCHEMA_VERSION})")
+    report: Report = from_data(Report, data, where)
     return report

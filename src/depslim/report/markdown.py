@@ -18,6 +18,7 @@ from urllib.parse import quote
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
+from depslim.redact import clip
 from depslim.verdicts import is_cut
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
@@ -79,15 +80,13 @@ def links_from(
 
 def cell(text: object) -> str:
     """A table cell: one line, pipes and HTML escaped, long text shortened."""
-    value = " ".join(str(text).split())
-    if len(value) > _CELL_MAX:
-        value = value[: _CELL_MAX - 1] + "…"
+    value = clip(" ".join(str(text).split()), _CELL_MAX)
     return value.replace("\\", "\\\\").replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def code(text: str) -> str:
     """An inline code span safe inside a table cell."""
-    value = " ".join(str(text).split())[:_CELL_MAX].replace("|", "\\|")
+    value = clip(" ".join(str(text).split()), _CELL_MAX, "").replace("|", "\\|")
     fence = "``" if "`" in value else "`"
     return f"{fence}{value}{fence}" if fence == "`" else f"{fence} {value} {fence}"
 

@@ -9,12 +9,13 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Sequence
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Group, RenderableType
 from rich.markup import escape
 from rich.table import Table
 from rich.tree import Tree
 
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report
+from depslim.redact import console as redacting_console
 from depslim.units import human_bytes
 from depslim.verdicts import is_kept
 
@@ -139,6 +140,6 @@ def renderables(report: Report) -> list[RenderableType]:
 
 def render(report: Report) -> str:
     buffer = io.StringIO()
-    console = Console(file=buffer, width=120, force_terminal=False, color_system=None, record=False)
+    console = redacting_console(file=buffer, width=120, force_terminal=False, color_system=None, record=False)
     console.print(Group(*renderables(report)))
     return buffer.getvalue()

@@ -68,6 +68,7 @@ class SlimOptions:
     cache_dir: Path | None = None
     config: Mapping[str, object] = field(default_factory=dict)
     check_index: bool = True  # look up wheels for the target on the lock's index (network)
+    allow_build: bool = False  # let the lock's resolver build VCS / sdist requirements (depslim.builds)
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _lock(options: SlimOptions, split: SplitResult, output: Path, python: str, p
         source = Path(tmp) / REQUIREMENTS
         source.write_text(split.base_text, encoding="utf-8")
         lock_options = LockOptions(backend=_lock_backend(options, python, platform), python_version=python,
-                                   platform=platform, env=options.lock_env)
+                                   platform=platform, env=options.lock_env, allow_build=options.allow_build)
         try:
             return compute_lock(source, output, lock_options, progress, constraints=current), ""
         except LockError as exc:

@@ -17,6 +17,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 
 from depslim.errors import InputError
+from depslim.inputfile import read_text
 from depslim.knowledge import check_keys, load_data
 from depslim.model import Owner, SignalPatterns
 
@@ -248,7 +249,7 @@ def load_rules(config: Any = None, project_root: Path | None = None) -> RuleSet:
         if not path.is_absolute() and project_root is not None:
             path = project_root / path
         try:
-            doc = tomllib.loads(path.read_text(encoding="utf-8"))
+            doc = tomllib.loads(read_text(path))
         except OSError as exc:
             raise InputError(path, f"cannot read swap rules file: {exc.strerror or exc}") from None
         except tomllib.TOMLDecodeError as exc:

@@ -18,13 +18,16 @@ from dataclasses import dataclass, field
 
 from depslim.errors import ImageFormatError
 from depslim.native.elf import ElfInfo
-from depslim.targets.image.layers import DIR, FILE, HARDLINK, SYMLINK, LayerScan
+from depslim.targets.image.layers import DEFAULT_LIMITS, DIR, FILE, HARDLINK, SYMLINK, Budget, LayerScan
 
-# A node is (kind, size, layer index, link target or None): tuples keep ~100k entries small.
+# A node is (kind, size, layer index, link target or None). Nodes without a link are shared: every
+# file of one size added by one layer is the same tuple (a layer of N files of total size S has at
+# most sqrt(2S) distinct sizes), so a million-file layer does not cost a million tuples.
 Node = tuple[str, int, int, str | None]
 
 TOP_PATHS = 5
 MAX_SYMLINK_HOPS = 40
+_APPLY_CHUNK = 65536  # scan entries merged between two releases of the scan's columns
 
 
 @dataclass
@@ -52,7 +55,7 @@ def _join(base: str, name: str) -> str:
 class MergedFS:
     """Final filesystem view plus the history of what was hidden or replaced."""
 
-    def __init__(self, archive: str) -> None:
+    def __init__(self, archive: str, budget: Budget | None = None) -> None:
         self.archive = archive
         self.nodes: dict[str, Node] = {"/": (DIR, 0, -1, None)}
         self.children: dict[str, set[str]] = {"/": set()}
@@ -60,10 +63,17 @@ class MergedFS:
         self._captured: dict[str, tuple[int, bytes]] = {}
         self._elf: dict[str, tuple[int, ElfInfo]] = {}
         self._dir_cache: dict[str, str | None] = {}
+        self._budget = budget if budget is not None else Budget(DEFAULT_LIMITS)
+        # live entries and their path characters: with the scans not merged yet, what the Budget caps
+        self.live_entries = 1
+        self.live_bytes = 1
+        self._shared: dict[tuple[str, int], Node] = {}  # this layer's link-less nodes, by (kind, size)
+        self._layer = -1
 
     # --- building -----------------------------------------------------------------------
     def apply(self, layer: int, scan: LayerScan) -> None:
         """Stack one layer on top of what is there (see module doc for the order)."""
+        self._layer, self._shared = layer, {}
         for directory in scan.opaques:
             if directory in self.nodes and self.nodes[directory][0] == DIR:
                 removal = Removal(layer, directory, "opaque", 0, directory=True)
@@ -76,13 +86,72 @@ class MergedFS:
                 removal = Removal(layer, target, "whiteout", 0, directory=self.nodes[target][0] == DIR)
                 self._remove(target, removal)
                 self.removals.append(removal)
-        for path, kind, size, link in scan.entries:
-            self._add(layer, path, kind, size, link)
+        entries = len(scan.paths)
+        self._add_entries(layer, scan)
         for path, data in scan.captured.items():
             self._captured[path] = (layer, data)
         for path, info in scan.elf.items():
             self._elf[path] = (layer, info)
         self._dir_cache.clear()
+        self._shared = {}
+        self._budget.merged(entries, scan.name_bytes, self.live_entries, self.live_bytes)
+        self._check_budget()
+
+    def _add_entries(self, layer: int, scan: LayerScan) -> None:
+        """Add a layer's entries: the common case (a new file or directory under an existing
+        directory) inline, with the shared node of its size; anything else through `_add`.
+
+        The scan's columns are consumed a chunk at a time (their slots freed as the tree takes the
+        entries over), so a million-entry layer is never held twice.
+        """
+        nodes, children, links = self.nodes, self.children, scan.links
+        paths, kinds, sizes = scan.paths, scan.kinds, scan.sizes
+        files: dict[int, Node] = {}
+        dir_node: Node = (DIR, 0, layer, None)
+        added = added_bytes = 0
+        offset = 0  # index in the scan of paths[0]: links are keyed by the original index
+        while paths:
+            chunk = min(len(paths), _APPLY_CHUNK)
+            columns = zip(paths[:chunk], kinds[:chunk], sizes[:chunk], strict=True)
+            for index, (path, kind, size) in enumerate(columns, offset):
+                if kind in (FILE, DIR) and not (links and index in links):
+                    parent = path.rpartition("/")[0] or "/"
+                    above = nodes.get(parent)
+                    if above is not None and above[0] == DIR and path not in nodes:
+                        if kind == FILE:
+                            node = files.get(size)
+                            if node is None:
+                                node = files[size] = (FILE, size, layer, None)
+                        else:
+                            node = dir_node
+                            children[path] = set()
+                        nodes[path] = node
+                        children[parent].add(path)
+                        added += 1
+                        added_bytes += len(path)
+                        continue
+                self._add(layer, path, kind, size, links.get(index) if links else None)
+            del paths[:chunk], kinds[:chunk], sizes[:chunk]
+            offset += chunk
+        self.live_entries += added
+        self.live_bytes += added_bytes
+
+    def _check_budget(self) -> None:
+        """The merged tree alone past the limits (implicit parent directories count too)."""
+        lim = self._budget.limits
+        if self.live_entries > lim.max_entries or self.live_bytes > lim.max_tree_bytes:
+            raise ImageFormatError(self.archive, f"more than {lim.max_entries} entries or {lim.max_tree_bytes} "
+                                                 "bytes of path names in the merged tree (the limits that "
+                                                 "bound depslim's memory)")
+
+    def _node(self, kind: str, size: int, layer: int, link: str | None) -> Node:
+        if link is not None or layer != self._layer:
+            return (kind, size, layer, link)
+        key = (kind, size)
+        node = self._shared.get(key)
+        if node is None:
+            node = self._shared[key] = (kind, size, layer, None)
+        return node
 
     def _remove(self, path: str, removal: Removal) -> None:
         """Drop `path` (and a directory's subtree), charging its bytes to `removal`."""
@@ -94,6 +163,8 @@ class MergedFS:
             node = self.nodes.pop(current, None)
             if node is None:
                 continue
+            self.live_entries -= 1
+            self.live_bytes -= len(current)
             kind, size, added, _link = node
             if kind == DIR:
                 stack.extend(self.children.pop(current, ()))
@@ -124,9 +195,13 @@ class MergedFS:
             missing.append(path)
             path = _parent(path)
         for directory in reversed(missing):
-            self.nodes[directory] = (DIR, 0, layer, None)
+            self.nodes[directory] = self._node(DIR, 0, layer, None)
+            self.live_entries += 1
+            self.live_bytes += len(directory)
             self.children.setdefault(directory, set())
             self.children[_parent(directory)].add(directory)
+        if len(missing) > 64:  # implicit parents of a deep path: count them now, not at the layer's end
+            self._check_budget()
 
     def _add(self, layer: int, path: str, kind: str, size: int, link: str | None) -> None:
         parent = _parent(path)
@@ -146,7 +221,9 @@ class MergedFS:
                     self.archive, f"hardlink {path} points to a missing member {link}"
                 )
             size = target[1]
-        self.nodes[path] = (kind, size, layer, link)
+        self.nodes[path] = self._node(kind, size, layer, link)
+        self.live_entries += 1
+        self.live_bytes += len(path)
         self.children[parent].add(path)
         if kind == DIR:
             self.children.setdefault(path, set())

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import posixpath
 import re
-import sys
+import threading
 import zlib
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Protocol
 
+from depslim.distinfo import metadata_header
 from depslim.errors import ImageFormatError
+from depslim.inputfile import open_regular
 from depslim.native.elf import DEFAULT_PREFIX_CAP, ElfInfo, read_elf_stream
 
 try:  # ISA-L inflates gzip 2-3x faster than zlib and releases the GIL like zlib does.
@@ -47,26 +50,125 @@ OPAQUE_MARKER = ".wh..wh..opq"
 
 @dataclass(frozen=True)
 class Limits:
-    """Caps that keep a hostile or broken archive from exhausting memory or time."""
+    """Caps that keep a hostile or broken archive from exhausting memory or time.
+
+    Memory is bounded by design whatever the input: a member name is at most `max_name_bytes`
+    (PATH_MAX: a longer path cannot be created in a container) and `max_depth` components, so no
+    member materialises more than `max_depth` implicit parent directories; the merged tree and
+    the scans waiting to be merged hold at most `max_entries` entries and `max_tree_bytes` of path
+    names together (`Budget`); captured metadata files are capped each (`max_capture`,
+    `max_small_capture`, `max_metadata_header`) and in total (`max_captured_total`). Beyond a cap
+    the image is refused (ImageFormatError naming the layer) or, for a captured file, skipped with
+    a warning.
+    """
 
     max_member_size: int = 1024 * GiB  # a tar size field above this is absurd
     max_layer_bytes: int = 1024 * GiB  # uncompressed bytes per layer
     max_ratio: int = 1000  # uncompressed/compressed, checked once past ratio_after
     ratio_after: int = 64 * MiB
-    max_capture: int = 64 * MiB  # one small file we read (RECORD, dpkg status)
-    max_json: int = 64 * MiB  # a manifest, index or config
+    max_capture: int = 8 * MiB  # one listing we read whole (RECORD, dpkg status): real ones stay under 3 MiB
+    max_small_capture: int = 1 * MiB  # top_level.txt, entry_points.txt, INSTALLER, os-release, pyvenv.cfg
+    max_metadata_header: int = 1 * MiB  # METADATA/PKG-INFO: only the header is read, at most this much
+    max_captured_total: int = 64 * MiB  # every captured file of the image together
+    max_ext_header: int = 1 * MiB  # a pax or GNU long-name header record
+    max_json: int = 4 * MiB  # a manifest, index or config (registries refuse manifests over 4 MiB)
     max_elf_prefix: int = DEFAULT_PREFIX_CAP  # bytes of a shared library kept to find its dynamic strings
+    max_name_bytes: int = 4096  # PATH_MAX
+    max_depth: int = 256  # path components (real images stay under 40)
+    max_entries: int = 1_250_000  # entries of the merged tree plus the scan being merged (see Budget)
+    max_tree_bytes: int = 128 * MiB  # their path names, in characters
+    max_archive_members: int = 100_000  # members of an outer docker-archive / oci-archive
 
 
 DEFAULT_LIMITS = Limits()
 
 
-def normalize_member(name: str, archive: str) -> str:
+class Budget:
+    """What one image may hold in memory, shared by the layer scans (threads) and the merge.
+
+    The merged tree and the scans not merged yet together hold at most `max_entries` entries
+    and `max_tree_bytes` of path names, whatever the layers hold:
+    - the scan of the next layer to merge counts what the merged tree holds plus its own
+      entries, and refuses the image past the limits (ImageFormatError naming the layer);
+    - a scan of a later layer (scanned ahead, in parallel) waits, instead of growing, while the
+      tree plus every pending scan is past the limits: the merge of the layers below frees
+      room (or the image is refused there), so scanning ahead never multiplies the memory;
+    - a scan with no layer index (an engine stream, read before its manifest gives the order)
+      counts every pending scan.
+    Scans charge in batches (`charge`); the merge reports after each layer (`merged`).
+    `captured` is every captured file's bytes, never given back (they live until parsed).
+    """
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+        self._cond = threading.Condition()
+        self.pending_entries = 0
+        self.pending_bytes = 0
+        self.merged_entries = 0
+        self.merged_bytes = 0
+        self.next_layer = 0
+        self.captured = 0
+        self._closed = False
+
+    def _over(self, entries: int, name_bytes: int) -> bool:
+        return entries > self.limits.max_entries or name_bytes > self.limits.max_tree_bytes
+
+    def charge(self, entries: int, name_bytes: int, archive: str, layer: int | None = None,
+               own: tuple[int, int] = (0, 0)) -> None:
+        """Count a batch of scanned entries (`own`: the scan's totals so far, this batch included)."""
+        with self._cond:
+            self.pending_entries += entries
+            self.pending_bytes += name_bytes
+            while layer is not None and layer != self.next_layer and not self._closed and self._over(
+                    self.merged_entries + self.pending_entries, self.merged_bytes + self.pending_bytes):
+                self._cond.wait(1.0)
+            if self._closed:
+                raise ImageFormatError(archive, "not read: another layer of the image failed")
+            if layer is None:
+                total = (self.merged_entries + self.pending_entries, self.merged_bytes + self.pending_bytes)
+            else:
+                total = (self.merged_entries + own[0], self.merged_bytes + own[1])
+        if self._over(*total):
+            lim = self.limits
+            raise ImageFormatError(archive, f"more than {lim.max_entries} entries or {lim.max_tree_bytes} bytes "
+                                            "of path names in the image (the limits that bound depslim's memory)")
+
+    def merged(self, released_entries: int, released_bytes: int, live_entries: int, live_bytes: int) -> None:
+        """A scan was merged: its pending counts leave, the merged tree's live counts replace theirs."""
+        with self._cond:
+            self.pending_entries -= released_entries
+            self.pending_bytes -= released_bytes
+            self.merged_entries = live_entries
+            self.merged_bytes = live_bytes
+            self.next_layer += 1
+            self._cond.notify_all()
+
+    def close(self) -> None:
+        """The image failed: release every waiting scan (they finish or fail on their own)."""
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def take_capture(self, size: int) -> bool:
+        """Reserve `size` bytes for a captured file; False when the image's total is spent."""
+        with self._cond:
+            if self.captured + size > self.limits.max_captured_total:
+                return False
+            self.captured += size
+            return True
+
+
+def normalize_member(name: str, archive: str, limits: Limits = DEFAULT_LIMITS) -> str:
     """The one function every archive path goes through: absolute image path or an error.
 
-    Leading "./" is fine (many tools write it); absolute names, "..", and NULs are hostile.
+    Leading "./" is fine (many tools write it); absolute names, "..", and NULs are hostile, and
+    so is a name longer than PATH_MAX or deeper than `limits.max_depth` (each component of a
+    path is a directory the merged tree holds: a 100,000-component name cost gigabytes).
     Returns "/" for the root entry.
     """
+    if len(name) > limits.max_name_bytes:
+        raise ImageFormatError(archive, f"member name is {len(name)} characters, longer than PATH_MAX "
+                                        f"({limits.max_name_bytes}): {name[:60]!r}…")
     if "\x00" in name:
         raise ImageFormatError(archive, f"member name contains NUL: {name!r}")
     if name.startswith("/"):
@@ -78,15 +180,22 @@ def normalize_member(name: str, archive: str) -> str:
         if part == "..":
             raise ImageFormatError(archive, f"member name escapes the archive root: {name!r}")
         parts.append(part)
+    if len(parts) > limits.max_depth:
+        raise ImageFormatError(archive, f"member name has {len(parts)} components, more than "
+                                        f"{limits.max_depth}: {name[:60]!r}…")
     return "/" + "/".join(parts)
 
 
-def resolve_link_target(member: str, target: str, archive: str) -> str:
+def resolve_link_target(member: str, target: str, archive: str, limits: Limits = DEFAULT_LIMITS) -> str:
     """Check a symlink target stays inside the image root; return its absolute form.
 
     Absolute targets are relative to the image root (as inside a container). A relative
-    target that climbs above "/" from where the link sits is rejected as hostile.
+    target that climbs above "/" from where the link sits is rejected as hostile, and so is
+    one longer than PATH_MAX (the kernel refuses to create it; the merged tree would keep it).
     """
+    if len(target) > limits.max_name_bytes:
+        raise ImageFormatError(archive, f"link target of {member} is {len(target)} characters, longer than "
+                                        f"PATH_MAX ({limits.max_name_bytes})")
     if "\x00" in target:
         raise ImageFormatError(archive, f"link target contains NUL: {member} -> {target!r}")
     base = "/" if target.startswith("/") else posixpath.dirname(member)
@@ -113,7 +222,7 @@ class RegionFile:
     seekable = True
 
     def __init__(self, path: str, offset: int, length: int) -> None:
-        self._fh: BinaryIO = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._fh: BinaryIO = open_regular(path)  # a FIFO put where a blob belongs: an error, not a hang
         self._fh.seek(offset)
         self._left = length
         self.consumed = 0
@@ -505,9 +614,19 @@ def sniff(head: bytes) -> str:
 
 @dataclass
 class LayerScan:
-    """What one layer tar holds, compactly: the merge applies these in layer order."""
+    """What one layer tar holds, compactly: the merge applies these in layer order.
 
-    entries: list[tuple[str, str, int, str | None]] = field(default_factory=list)
+    Entries are columns, not a tuple each (a million-file layer is a million entries): `paths`,
+    `kinds` (one FILE/DIR/... code per entry), `sizes` (a machine-int array) and `links` (only
+    the entries that are links, by position). The path strings are the ones the merged tree
+    keeps as its keys, so nothing is copied when the layer is merged.
+    """
+
+    paths: list[str] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)
+    sizes: array[int] = field(default_factory=lambda: array("q"))
+    links: dict[int, str] = field(default_factory=dict)
+    name_bytes: int = 0  # total length of `paths` (charged to the image's Budget until merged)
     whiteouts: list[str] = field(default_factory=list)  # paths hidden in lower layers
     opaques: list[str] = field(default_factory=list)  # dirs whose lower children are hidden
     captured: dict[str, bytes] = field(default_factory=dict)
@@ -518,6 +637,13 @@ class LayerScan:
     compression: str = "tar"
     warnings: list[str] = field(default_factory=list)
 
+    @property
+    def entries(self) -> list[tuple[str, str, int, str | None]]:
+        """The entries as (path, kind, size, link) tuples (for tests and small layers)."""
+        links = self.links
+        return [(path, kind, size, links.get(i)) for i, (path, kind, size) in
+                enumerate(zip(self.paths, self.kinds, self.sizes, strict=True))]
+
 
 _CAPTURE_DIST_INFO = frozenset(
     {"METADATA", "RECORD", "top_level.txt", "entry_points.txt", "direct_url.json", "INSTALLER"}
@@ -526,6 +652,9 @@ _CAPTURE_EGG_INFO = frozenset({"PKG-INFO", "installed-files.txt", "top_level.txt
 _CAPTURE_EXACT = frozenset(
     {"/var/lib/dpkg/status", "/etc/os-release", "/usr/lib/os-release"}
 )
+# Captured files read whole up to `max_capture`: listings that grow with what is installed.
+_LISTINGS = frozenset({"RECORD", "installed-files.txt", "status"})
+_HEADERS = frozenset({"METADATA", "PKG-INFO"})
 
 
 def wanted(path: str) -> bool:
@@ -633,6 +762,10 @@ class TarWalker:
         self._pos = 0
         self.offset = 0  # bytes consumed from the tar stream
         self._data_left = 0  # unread content bytes (incl. padding) of the current member
+
+    @property
+    def archive(self) -> str:
+        return self._archive
 
     # --- low-level buffer -------------------------------------------------------------
     def _take(self, n: int) -> bytes:
@@ -773,7 +906,7 @@ class TarWalker:
             if size < 0 or size > self._limits.max_member_size:
                 raise ImageFormatError(self._archive, f"absurd member size {size} in tar header")
             if typeflag in "xgLK":
-                if size > self._limits.max_capture:
+                if size > self._limits.max_ext_header:
                     raise ImageFormatError(self._archive, f"absurd extended header size {size}")
                 data = self.read_data(size)
                 if typeflag == "x":
@@ -904,68 +1037,134 @@ def scan_layer(
     archive: str,
     limits: Limits = DEFAULT_LIMITS,
     on_read: Callable[[int], None] | None = None,
+    budget: Budget | None = None,
+    layer: int | None = None,
 ) -> LayerScan:
-    """Walk one layer blob (any compression) into a LayerScan; content is never kept."""
+    """Walk one layer blob (any compression) into a LayerScan; content is never kept.
+
+    `budget` is the image's (shared by the layers scanned in parallel), `layer` this layer's
+    place in the stack (None when not known yet); a layer scanned on its own gets its own budget.
+    """
     source, counter, kind = open_layer_stream(raw, archive, limits, on_read)
     try:
-        return _scan(source, counter, kind, archive, limits)
+        budget = budget if budget is not None else Budget(limits)
+        return _scan(source, counter, kind, archive, limits, budget, layer)
     finally:
         inner = getattr(source, "_inner", None)
         if isinstance(inner, (_ThreadedInflater, _PooledInflater)):
             inner.close()
 
 
-def _scan(source: ByteSource, counter: _Counting, kind: str, archive: str, limits: Limits) -> LayerScan:
+_CHARGE_EVERY = 8192  # entries between two charges to the shared Budget (one lock per batch)
+
+
+def _scan(
+    source: ByteSource, counter: _Counting, kind: str, archive: str, limits: Limits, budget: Budget,
+    layer: int | None,
+) -> LayerScan:
     scan = LayerScan(compression=kind)
     walker = TarWalker(source, archive, limits)
-    intern = sys.intern
-    entries = scan.entries
+    paths, kinds, sizes, links = scan.paths, scan.kinds, scan.sizes, scan.links
+    add_path, add_kind, add_size = paths.append, kinds.append, sizes.append
+    name_bytes = charged_entries = charged_bytes = 0
     for name, typeflag, size, link in walker:
-        path = normalize_member(name, archive)
+        path = normalize_member(name, archive, limits)
         if path == "/":
             continue
         parent, _, base = path.rpartition("/")
         parent = parent or "/"
         if base.startswith(WHITEOUT_PREFIX):
             if base == OPAQUE_MARKER:
-                scan.opaques.append(intern(parent))
+                scan.opaques.append(parent)
             elif base == WHITEOUT_PREFIX:
                 raise ImageFormatError(archive, f"invalid bare whiteout {path}")
             else:
-                target = posixpath.join(parent, base[len(WHITEOUT_PREFIX) :])
-                scan.whiteouts.append(intern(target))
+                scan.whiteouts.append(posixpath.join(parent, base[len(WHITEOUT_PREFIX) :]))
             continue
         if typeflag in "07":
-            kind_code, link_out = FILE, None
+            kind_code = FILE
             scan.content_bytes += size
             if wanted(path):
-                if size > limits.max_capture:
-                    scan.warnings.append(f"{path}: {size} bytes, too large to read; skipped")
-                else:
-                    data = walker.read_data(size)
-                    if path.startswith("/var/lib/dpkg/info/"):
-                        data = _dpkg_list_filter(data)
-                    scan.captured[path] = data
+                _capture(walker, scan, path, base, size, limits, budget)
             elif size >= ELF_MIN_SIZE and native_candidate(path, base):
                 info = read_elf_stream(walker.read_raw, walker.skip_raw, size, limits.max_elf_prefix)
                 if info is not None:
-                    scan.elf[intern(path)] = info
+                    scan.elf[path] = info
         elif typeflag == "5":
-            kind_code, link_out = DIR, None
+            kind_code, size = DIR, 0
         elif typeflag == "2":
             kind_code = SYMLINK
-            resolve_link_target(path, link, archive)
-            link_out = intern(link)
+            resolve_link_target(path, link, archive, limits)
+            links[len(paths)] = link
             size = len(link.encode("utf-8", "replace"))
             scan.content_bytes += size
         elif typeflag == "1":
             kind_code = HARDLINK
-            link_out = intern(normalize_member(link, archive))
+            links[len(paths)] = normalize_member(link, archive, limits)
             size = 0
         else:
-            kind_code, link_out, size = OTHER, None, 0
-        entries.append((intern(path), kind_code, size, link_out))
+            kind_code, size = OTHER, 0
+        add_path(path)
+        add_kind(kind_code)
+        add_size(size)
+        name_bytes += len(path)
+        if len(paths) - charged_entries >= _CHARGE_EVERY:
+            budget.charge(len(paths) - charged_entries, name_bytes - charged_bytes, archive, layer,
+                          (len(paths), name_bytes))
+            charged_entries, charged_bytes = len(paths), name_bytes
+    budget.charge(len(paths) - charged_entries, name_bytes - charged_bytes, archive, layer, (len(paths), name_bytes))
     # anything after the end-of-archive blocks is ignored, as docker and tar do
+    scan.name_bytes = name_bytes
     scan.tar_bytes = walker.offset
     scan.compressed_bytes = counter.count
     return scan
+
+
+def _capture(
+    walker: TarWalker, scan: LayerScan, path: str, base: str, size: int, limits: Limits, budget: Budget
+) -> None:
+    """Read one wanted small file into `scan.captured`, within its caps (see `Limits`).
+
+    METADATA / PKG-INFO: only the header (the body is a README of any size), at most
+    `max_metadata_header` bytes of it, and only the fields depslim parses. Listings (RECORD,
+    dpkg status): whole, up to `max_capture`. Everything else: up to `max_small_capture`. A file
+    over its cap, or past the image's `max_captured_total`, is skipped with a warning.
+    """
+    if base in _HEADERS:
+        header, complete = _read_header(walker, size, limits.max_metadata_header)
+        if not complete:
+            scan.warnings.append(f"{path}: header longer than {limits.max_metadata_header} bytes; "
+                                 "only its start was read")
+        data = metadata_header(header)
+    else:
+        cap = limits.max_capture if base in _LISTINGS or base.endswith(".list") else limits.max_small_capture
+        if size > cap:
+            scan.warnings.append(f"{path}: {size} bytes, too large to read (limit {cap}); skipped")
+            return
+        data = walker.read_data(size)
+        if path.startswith("/var/lib/dpkg/info/"):
+            data = _dpkg_list_filter(data)
+    if not budget.take_capture(len(data)):
+        scan.warnings.append(f"{path}: not read: the image's metadata files exceed "
+                             f"{limits.max_captured_total} bytes together")
+        return
+    scan.captured[path] = data
+
+
+def _read_header(walker: TarWalker, size: int, cap: int) -> tuple[bytes, bool]:
+    """The current member's bytes up to the end of its RFC 822 header (a blank line), reading at
+    most `cap` of them; True when the header ended within the cap. The rest is skipped unread."""
+    chunks: list[bytes] = []
+    got = 0
+    tail = b""
+    while got < size and got < cap:
+        piece = walker.read_raw(min(64 * KiB, size - got, cap - got))
+        if not piece:
+            raise ImageFormatError(walker.archive, "truncated tar (member data cut short)")
+        chunks.append(piece)
+        got += len(piece)
+        window = tail + piece
+        if b"\n\n" in window or b"\n\r\n" in window:
+            return b"".join(chunks), True
+        tail = window[-3:]
+    return b"".join(chunks), got >= size

@@ -194,7 +194,9 @@ def _present(fs: MergedFS, paths: Iterable[str]) -> tuple[list[InstalledFile], i
 
 def read_distribution(fs: MergedFS, site: str, info_dir: str) -> InstalledDistribution | None:
     """One .dist-info / .egg-info dir as an InstalledDistribution (None without metadata)."""
-    return distinfo.build_distribution(site, info_dir, fs.captured, lambda paths: _present(fs, paths))
+    direct_url = fs.nodes.get(f"{info_dir}/direct_url.json")
+    label = f"{fs.archive}: layer {direct_url[2]}" if direct_url is not None else fs.archive
+    return distinfo.build_distribution(site, info_dir, fs.captured, lambda paths: _present(fs, paths), label)
 
 
 def read_distributions(fs: MergedFS, site_dirs: Iterable[str]) -> list[InstalledDistribution]:

@@ -16,16 +16,29 @@ import os
 import platform as host_platform
 import re
 import socket
+import stat
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
+from depslim import jsonshape
 from depslim.errors import ImageFormatError, TargetError
+from depslim.inputfile import FileTooLarge, NotRegularFile, open_regular, read_bytes
+from depslim.jsonshape import JObject, Where, expect_object
+from depslim.targets.image.digests import (
+    ALGORITHMS,
+    Digest,
+    HashingSource,
+    check_bytes,
+    digest_of_blob_name,
+    parse_digest,
+)
 from depslim.targets.image.layers import (
     DEFAULT_LIMITS,
     BoundedStream,
+    Budget,
     ByteSource,
     LayerScan,
     Limits,
@@ -52,13 +65,19 @@ DOCKER_SOCKET = "/var/run/docker.sock"
 
 @dataclass
 class LayerRef:
-    """One layer in stack order: how to read it (or its scan) and what the manifest says."""
+    """One layer in stack order: how to read it (or its scan), what the manifest says, and the
+    digests its bytes must match (checked while they are read: depslim.targets.image.digests)."""
 
     digest: str
     media_type: str = ""
     size: int | None = None
     opener: Callable[[], ByteSource] | None = None
     scan: LayerScan | None = None
+    name: str = ""  # the blob or member name, for messages
+    region: tuple[str, int, int] | None = None  # (file, offset, length) of the blob on disk
+    expected: Digest | None = None  # what the blob's bytes hash to (its descriptor, its name)
+    diff_id: Digest | None = None  # what the uncompressed tar hashes to (the config's rootfs)
+    actual: str | None = None  # hex digest computed while a stream was scanned
 
 
 @dataclass
@@ -134,19 +153,29 @@ class Catalog:
     def layer(self, name: str) -> LayerRef:
         raise NotImplementedError
 
-    def read_json(self, name: str, limits: Limits) -> Any:
+    def read_json(self, name: str, limits: Limits, what: str, expected: Digest | None = None) -> Any:
+        """A JSON member, its bytes checked against `expected` (the descriptor's digest) first."""
         data = self.read(name, limits.max_json)
-        try:
-            return json.loads(data)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise ImageFormatError(self.archive, f"{name} is not valid JSON: {exc}") from None
+        check_bytes(data, expected, self.archive, name)
+        return jsonshape.loads(data, _where(self.archive, name, what))
 
 
-def _link_member(name: str, typeflag: str, link: str, archive: str) -> str:
+def _where(archive: str, name: str, what: str) -> Where:
+    """Errors about one JSON document of an image name the archive, the member and what it is."""
+    return Where(archive, f"{name} ({what})", ImageFormatError)
+
+
+def _link_member(name: str, typeflag: str, link: str, archive: str, limits: Limits) -> str:
     """Where a link member of an outer archive points (docker save symlinks repeated layers)."""
     if typeflag == "1":
-        return normalize_member(link, archive).lstrip("/")
-    return resolve_link_target("/" + name, link, archive).lstrip("/")
+        return normalize_member(link, archive, limits).lstrip("/")
+    return resolve_link_target("/" + name, link, archive, limits).lstrip("/")
+
+
+def _count_member(count: int, archive: str, limits: Limits) -> int:
+    if count >= limits.max_archive_members:
+        raise ImageFormatError(archive, f"more than {limits.max_archive_members} members: not an image archive")
+    return count + 1
 
 
 class TarCatalog(Catalog):
@@ -157,18 +186,25 @@ class TarCatalog(Catalog):
         self.path = path
         self.members: dict[str, tuple[int, int]] = {}
         self.links: dict[str, str] = {}
+        try:
+            handle = open_regular(path)
+        except OSError as exc:
+            raise ImageFormatError(self.archive, f"cannot read: {exc.strerror or exc}") from None
+        handle.close()
         total = path.stat().st_size
         region = RegionFile(str(path), 0, total)
+        count = 0
         try:
             walker = TarWalker(region, self.archive, limits)
             for raw_name, typeflag, size, link in walker:
-                name = normalize_member(raw_name, self.archive).lstrip("/")
+                count = _count_member(count, self.archive, limits)
+                name = normalize_member(raw_name, self.archive, limits).lstrip("/")
                 if typeflag in "07":
                     if walker.offset + size > total:
                         raise ImageFormatError(self.archive, f"truncated tar: member {name} runs past the end")
                     self.members[name] = (walker.offset, size)
                 elif typeflag in "12":
-                    self.links[name] = _link_member(name, typeflag, link, self.archive)
+                    self.links[name] = _link_member(name, typeflag, link, self.archive, limits)
         finally:
             region.close()
 
@@ -200,53 +236,61 @@ class TarCatalog(Catalog):
             raise ImageFormatError(self.archive, f"missing layer blob {name}")
         offset, size = self.members[real]
         path = str(self.path)
-        return LayerRef(digest=name, size=size, opener=lambda: RegionFile(path, offset, size))
+        return LayerRef(digest=name, size=size, opener=lambda: RegionFile(path, offset, size),
+                        region=(path, offset, size), name=name)
 
 
 class DirCatalog(Catalog):
-    """An OCI image-layout directory; nothing outside it is ever opened."""
+    """An OCI image-layout directory; nothing outside it is ever opened, nothing but files read."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, limits: Limits = DEFAULT_LIMITS) -> None:
         self.archive = str(root)
         self.root = root.resolve()
+        self.limits = limits
 
     def _path(self, name: str) -> Path:
-        rel = normalize_member(name, self.archive).lstrip("/")
+        rel = normalize_member(name, self.archive, self.limits).lstrip("/")
         path = (self.root / rel).resolve()
         if self.root not in path.parents:
             raise ImageFormatError(self.archive, f"{name} points outside the layout")
         return path
 
     def exists(self, name: str) -> bool:
-        return self._path(name).is_file()
+        return self._path(name).exists()
 
     def read(self, name: str, limit: int) -> bytes:
         path = self._path(name)
         try:
-            size = path.stat().st_size
-            if size > limit:
-                raise ImageFormatError(self.archive, f"{name} is {size} bytes, too large for metadata")
-            return path.read_bytes()
+            return read_bytes(path, limit)
         except FileNotFoundError:
             raise ImageFormatError(self.archive, f"missing {name}") from None
+        except FileTooLarge as exc:
+            raise ImageFormatError(self.archive, f"{name} is {exc.strerror}, too large for metadata") from None
         except OSError as exc:
-            raise ImageFormatError(self.archive, f"cannot read {name}: {exc.strerror}") from None
+            raise ImageFormatError(self.archive, f"cannot read {name}: {exc.strerror or exc}") from None
 
     def layer(self, name: str) -> LayerRef:
         path = self._path(name)
-        if not path.is_file():
-            raise ImageFormatError(self.archive, f"missing layer blob {name}")
-        size = path.stat().st_size
-        return LayerRef(digest=name, size=size, opener=lambda: RegionFile(str(path), 0, size))
+        try:
+            mode_size = os.stat(path)
+        except OSError:
+            raise ImageFormatError(self.archive, f"missing layer blob {name}") from None
+        if not stat.S_ISREG(mode_size.st_mode):
+            kind = NotRegularFile(path, mode_size.st_mode).strerror
+            raise ImageFormatError(self.archive, f"layer blob {name}: {kind}")
+        size = mode_size.st_size
+        return LayerRef(digest=name, size=size, opener=lambda: RegionFile(str(path), 0, size),
+                        region=(str(path), 0, size), name=name)
 
 
 class StreamCatalog(Catalog):
-    """An engine save read once as a stream: JSON kept, layers scanned as they pass."""
+    """An engine save read once as a stream: JSON kept, layers scanned (and hashed) as they pass."""
 
     def __init__(self, archive: str) -> None:
         self.archive = archive
         self.json: dict[str, bytes] = {}
         self.scans: dict[str, LayerScan] = {}
+        self.digests: dict[str, str] = {}  # layer member -> hex digest of its bytes as streamed
         self.links: dict[str, str] = {}
 
     def _real(self, name: str) -> str:
@@ -269,33 +313,39 @@ class StreamCatalog(Catalog):
         real = self._real(name)
         if real not in self.scans:
             raise ImageFormatError(self.archive, f"missing layer blob {name}")
-        return LayerRef(digest=name, scan=self.scans[real])
+        return LayerRef(digest=name, scan=self.scans[real], name=name, actual=self.digests.get(real))
 
     def consume(
         self, stream: ByteSource, limits: Limits, on_layer: Callable[[str], None] | None = None,
-        on_read: Callable[[int], None] | None = None,
+        on_read: Callable[[int], None] | None = None, budget: Budget | None = None,
     ) -> None:
         """Walk the outer tar: JSON members are kept, layer members are scanned in passing."""
         walker = TarWalker(stream, self.archive, limits)
+        budget = budget if budget is not None else Budget(limits)
+        kept_json = 0
+        count = 0
         for raw_name, typeflag, size, link in walker:
-            name = normalize_member(raw_name, self.archive).lstrip("/")
+            count = _count_member(count, self.archive, limits)
+            name = normalize_member(raw_name, self.archive, limits).lstrip("/")
             if typeflag in "12":
-                self.links[name] = _link_member(name, typeflag, link, self.archive)
+                self.links[name] = _link_member(name, typeflag, link, self.archive, limits)
                 continue
             if typeflag not in "07":
                 continue
             member = BoundedStream(_WalkerBody(walker), size)
             head = member.read(1)
             if head == b"{" or name.endswith((".json", "oci-layout", "repositories")):
-                if size > limits.max_json:
+                kept_json += size
+                if size > limits.max_json or kept_json > 4 * limits.max_json:
                     raise ImageFormatError(self.archive, f"{name} is {size} bytes, too large for metadata")
                 body = head + member.read(size)
                 self.json[name] = body
             elif head and (name.endswith("layer.tar") or name.startswith("blobs/")):
-                self.scans[name] = scan_layer(
-                    _Prefixed(head, member), f"{self.archive}: {name}", limits, on_read
-                )
-                member.drain()
+                promised = digest_of_blob_name(name)
+                hashed = HashingSource(_Prefixed(head, member), promised.algorithm if promised else "sha256")
+                self.scans[name] = scan_layer(hashed, f"{self.archive}: {name}", limits, on_read, budget)
+                hashed.drain()
+                self.digests[name] = hashed.hexdigest()
                 if on_layer is not None:
                     on_layer(name)
 
@@ -313,30 +363,33 @@ class _WalkerBody:
 # --- resolution ---------------------------------------------------------------------------
 
 
-def _blob_name(descriptor: Mapping[str, Any], archive: str) -> str:
-    digest = descriptor.get("digest") if isinstance(descriptor, Mapping) else None
-    match = DIGEST_RE.match(digest) if isinstance(digest, str) else None
-    if match is None:
-        raise ImageFormatError(archive, f"bad or missing digest in descriptor: {digest!r}")
-    return f"blobs/{match['alg']}/{match['hex']}"
+def _digest(descriptor: JObject) -> Digest:
+    """The descriptor's content digest: a supported algorithm and a well-formed value, or an error."""
+    text = descriptor.get("digest")
+    digest = parse_digest(text)
+    if digest is None:
+        algorithm = text.partition(":")[0] if isinstance(text, str) else ""
+        if isinstance(text, str) and DIGEST_RE.match(text) and algorithm not in ALGORITHMS:
+            descriptor.fail(f"digest algorithm {algorithm!r} is not supported (sha256, sha512): "
+                            "its blob cannot be checked", "digest")
+        descriptor.fail(f"bad or missing digest in descriptor: {text!r}", "digest")
+    return digest
 
 
-def _is_attestation(descriptor: Mapping[str, Any]) -> bool:
-    plat = descriptor.get("platform") or {}
-    annotations = descriptor.get("annotations") or {}
-    return plat.get("os") == "unknown" or "vnd.docker.reference.type" in annotations
+def _is_attestation(descriptor: JObject) -> bool:
+    plat = descriptor.obj("platform")
+    annotations = descriptor.text_map("annotations")
+    return plat.text("os") == "unknown" or "vnd.docker.reference.type" in annotations
 
 
-def _platform_of(descriptor: Mapping[str, Any]) -> tuple[str, str, str] | None:
-    plat = descriptor.get("platform")
-    if not isinstance(plat, Mapping):
+def _platform_of(descriptor: JObject) -> tuple[str, str, str] | None:
+    plat = descriptor.opt_obj("platform")
+    if plat is None:
         return None
-    return (str(plat.get("os", "")), str(plat.get("architecture", "")), str(plat.get("variant", "")))
+    return plat.text("os"), plat.text("architecture"), plat.text("variant")
 
 
-def _pick(
-    candidates: list[Mapping[str, Any]], wanted: tuple[str, str, str] | None, archive: str
-) -> Mapping[str, Any]:
+def _pick(candidates: list[JObject], wanted: tuple[str, str, str] | None, archive: str) -> JObject:
     """Choose a manifest by platform; without --platform take the only one or the host's."""
     usable = [d for d in candidates if not _is_attestation(d)]
     if not usable:
@@ -367,86 +420,128 @@ def _resolve_oci(
     catalog: Catalog, limits: Limits, wanted: tuple[str, str, str] | None, ref: str
 ) -> ResolvedImage:
     archive = catalog.archive
-    document = catalog.read_json("index.json", limits)
+    name, what = "index.json", "image index"
+    document = expect_object(catalog.read_json(name, limits, what), _where(archive, name, what))
     tags: list[str] = []
     for _depth in range(8):
-        if not isinstance(document, Mapping):
-            raise ImageFormatError(archive, "index is not a JSON object")
-        media = document.get("mediaType", "")
-        manifests = document.get("manifests")
-        if isinstance(manifests, list) and (media in INDEX_TYPES or "layers" not in document):
-            present = [d for d in manifests if isinstance(d, Mapping) and
-                       (d.get("mediaType") in INDEX_TYPES | MANIFEST_TYPES or "mediaType" not in d)]
-            present = [d for d in present if catalog.exists(_blob_name(d, archive))] or present
+        media = document.text("mediaType")
+        manifests = document.opt_array("manifests")
+        if manifests is not None and (media in INDEX_TYPES or "layers" not in document):
+            descriptors = document.objects("manifests")
+            present = [d for d in descriptors
+                       if d.text("mediaType") in INDEX_TYPES | MANIFEST_TYPES or "mediaType" not in d]
+            present = [d for d in present if catalog.exists(_digest(d).blob_name)] or present
             chosen = _pick(present, wanted, archive)
-            tag = (chosen.get("annotations") or {}).get("org.opencontainers.image.ref.name")
+            tag = chosen.text_map("annotations").get("org.opencontainers.image.ref.name")
             if tag:
-                tags.append(str(tag))
-            document = catalog.read_json(_blob_name(chosen, archive), limits)
+                tags.append(tag)
+            digest = _digest(chosen)
+            name, what = digest.blob_name, "image index or manifest"
+            document = expect_object(catalog.read_json(name, limits, what, digest), _where(archive, name, what))
             continue
         break
     else:
         raise ImageFormatError(archive, "index nesting too deep")
-    if not isinstance(document, Mapping) or not isinstance(document.get("layers"), list):
-        raise ImageFormatError(archive, "image manifest has no layers list")
-    config_desc = document.get("config")
-    if not isinstance(config_desc, Mapping):
-        raise ImageFormatError(archive, "image manifest has no config")
-    config = catalog.read_json(_blob_name(config_desc, archive), limits)
+    if document.opt_array("layers") is None:
+        raise ImageFormatError(archive, f"{name}: image manifest has no layers list")
+    config_desc = document.opt_obj("config")
+    if config_desc is None:
+        raise ImageFormatError(archive, f"{name}: image manifest has no config")
+    config_digest = _digest(config_desc)
+    config = catalog.read_json(config_digest.blob_name, limits, "image config", config_digest)
     layers = []
-    for descriptor in document["layers"]:
-        name = _blob_name(descriptor, archive)
-        layer = catalog.layer(name)
-        layer.digest = str(descriptor.get("digest"))
-        layer.media_type = str(descriptor.get("mediaType", ""))
+    for descriptor in document.objects("layers"):
+        digest = _digest(descriptor)
+        layer = catalog.layer(digest.blob_name)
+        layer.digest = str(digest)
+        layer.expected = digest
+        layer.media_type = descriptor.text("mediaType")
         layers.append(layer)
-    return _finish(catalog, config, layers, ref, tags)
+    return _finish(catalog, config, layers, ref, tags, _where(archive, config_digest.blob_name, "image config"))
 
 
 def _resolve_docker(
     catalog: Catalog, limits: Limits, wanted: tuple[str, str, str] | None, ref: str
 ) -> ResolvedImage:
     archive = catalog.archive
-    manifest = catalog.read_json("manifest.json", limits)
-    if not isinstance(manifest, list) or not manifest or not all(isinstance(m, Mapping) for m in manifest):
+    where = _where(archive, "manifest.json", "docker-archive manifest")
+    entries = jsonshape.expect_array(catalog.read_json("manifest.json", limits, "docker-archive manifest"), where)
+    if not entries:
         raise ImageFormatError(archive, "manifest.json is not a list of images")
-    chosen = manifest[0]
     configs = []
-    for entry in manifest:
-        config_name = entry.get("Config")
-        if not isinstance(config_name, str):
+    for index, item in enumerate(entries):
+        entry = expect_object(item, where, f"[{index}]")
+        config_name = entry.text("Config")
+        if not config_name:
             raise ImageFormatError(archive, "manifest.json entry has no Config")
-        config = catalog.read_json(normalize_member(config_name, archive).lstrip("/"), limits)
-        configs.append((entry, config))
-    chosen, config = configs[0]
+        member = normalize_member(config_name, archive, limits).lstrip("/")
+        config = catalog.read_json(member, limits, "image config", digest_of_blob_name(member))
+        configs.append((entry, config, member))
+    chosen, config, config_member = configs[0]
     if wanted is not None:
-        for entry, cfg in configs:
+        for entry, cfg, member in configs:
             if isinstance(cfg, Mapping) and cfg.get("architecture") == wanted[1]:
-                chosen, config = entry, cfg
+                chosen, config, config_member = entry, cfg, member
                 break
         else:
             raise TargetError(f"{archive}: no image for platform {'/'.join(p for p in wanted if p)}")
-    names = chosen.get("Layers")
-    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+    if chosen.opt_array("Layers") is None:
         raise ImageFormatError(archive, "manifest.json entry has no Layers list")
-    layers = [catalog.layer(normalize_member(n, archive).lstrip("/")) for n in names]
-    tags = [str(t) for t in chosen.get("RepoTags") or []]
-    return _finish(catalog, config, layers, ref, tags)
+    layers = []
+    for raw in chosen.texts("Layers"):
+        name = normalize_member(raw, archive, limits).lstrip("/")
+        layer = catalog.layer(name)
+        layer.expected = digest_of_blob_name(name)
+        layers.append(layer)
+    tags = chosen.texts("RepoTags")
+    return _finish(catalog, config, layers, ref, tags, _where(archive, config_member, "image config"))
+
+
+# The image-config fields depslim (and what it hands the config to) reads, with their types; checked
+# once here so no reader downstream meets an `Env` that is an int or a `rootfs` that is a list.
+def check_config(value: Any, where: Where) -> dict[str, Any]:
+    """The image config, every field depslim reads of the type the image spec gives it, or an error."""
+    config = expect_object(value, where)
+    for key in ("architecture", "os", "variant", "created", "author"):
+        config.text(key)
+    inner = config.obj("config")
+    inner.texts("Env")
+    for key in ("User", "WorkingDir", "StopSignal"):
+        inner.text(key)
+    for key in ("Cmd", "Entrypoint"):  # docker's StrSlice: an array of strings, or one string
+        if not isinstance(inner.get(key), str):
+            inner.texts(key)
+    inner.obj("ExposedPorts")
+    inner.obj("Volumes")
+    inner.text_map("Labels")
+    rootfs = config.obj("rootfs")
+    rootfs.text("type")
+    rootfs.texts("diff_ids")
+    for entry in config.objects("history"):
+        for key in ("created_by", "comment", "created", "author"):
+            entry.text(key)
+        entry.flag("empty_layer")
+    return dict(config.data)
 
 
 def _finish(
-    catalog: Catalog, config: Any, layers: list[LayerRef], ref: str, tags: list[str]
+    catalog: Catalog, config: Any, layers: list[LayerRef], ref: str, tags: list[str], where: Where
 ) -> ResolvedImage:
-    if not isinstance(config, dict):
-        raise ImageFormatError(catalog.archive, "image config is not a JSON object")
-    diff_ids = (config.get("rootfs") or {}).get("diff_ids") or []
-    if isinstance(diff_ids, list) and len(diff_ids) == len(layers):
-        for layer, diff_id in zip(layers, diff_ids, strict=True):
-            if isinstance(diff_id, str) and not layer.digest.startswith("sha256:"):
+    if not isinstance(config, Mapping):
+        where.fail("image config is not a JSON object")
+    checked = check_config(config, where)
+    diff_ids = expect_object(checked, where).obj("rootfs").texts("diff_ids")
+    if len(diff_ids) == len(layers):
+        for index, (layer, diff_id) in enumerate(zip(layers, diff_ids, strict=True)):
+            parsed = parse_digest(diff_id)
+            if parsed is None:
+                where.fail(f"not a digest: {diff_id[:80]!r}", f"rootfs.diff_ids[{index}]")
+            layer.diff_id = parsed
+            if not layer.digest.startswith("sha256:"):
                 layer.digest = diff_id
     return ResolvedImage(
-        archive=catalog.archive, ref=ref, config=config, layers=layers,
-        platform=platform_string(config), tags=tuple(tags),
+        archive=catalog.archive, ref=ref, config=checked, layers=layers,
+        platform=platform_string(checked), tags=tuple(tags),
     )
 
 
@@ -466,13 +561,17 @@ def resolve(catalog: Catalog, limits: Limits, platform: str | None, ref: str) ->
 
 
 def open_path(path: Path, limits: Limits = DEFAULT_LIMITS) -> Catalog:
-    """A catalog for an archive tar or an OCI layout directory."""
-    if path.is_dir():
-        if not (path / "index.json").is_file() and not (path / "manifest.json").is_file():
+    """A catalog for an archive tar or an OCI layout directory (nothing else: not a FIFO)."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        raise ImageFormatError(str(path), "no such file or directory") from None
+    if stat.S_ISDIR(mode):
+        if not (path / "index.json").exists() and not (path / "manifest.json").exists():
             raise ImageFormatError(str(path), "directory is not an OCI image layout (no index.json)")
-        return DirCatalog(path)
-    if not path.is_file():
-        raise ImageFormatError(str(path), "no such file or directory")
+        return DirCatalog(path, limits)
+    if not stat.S_ISREG(mode):
+        raise ImageFormatError(str(path), NotRegularFile(path, mode).strerror or "not a regular file")
     return TarCatalog(path, limits)
 
 
@@ -491,19 +590,36 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 def engine_socket() -> str:
+    """Where the engine listens, for messages: the unix socket path or DOCKER_HOST's tcp:// address."""
     host = os.environ.get("DOCKER_HOST", "")
     if host.startswith("unix://"):
         return host[len("unix://") :]
-    if host and not host.startswith("unix://"):
-        raise TargetError(f"DOCKER_HOST={host}: only unix sockets are supported")
+    if host.startswith("tcp://"):
+        return host
+    if host:
+        raise TargetError(f"DOCKER_HOST={host}: only unix:// sockets and plain tcp:// are supported")
     return DOCKER_SOCKET
+
+
+def engine_connection(timeout: float = 300.0) -> http.client.HTTPConnection:
+    """A connection to the engine DOCKER_HOST names: a unix socket (the default), or plain tcp://
+    (a remote engine, e.g. CI's docker:dind service; TLS is not supported: one clear error)."""
+    where = engine_socket()
+    if not where.startswith("tcp://"):
+        return _UnixConnection(where, timeout=timeout)
+    if os.environ.get("DOCKER_TLS_VERIFY"):
+        raise TargetError(f"DOCKER_HOST={where} with DOCKER_TLS_VERIFY: TLS to the engine is not supported")
+    address = urlsplit(where)
+    if not address.hostname:
+        raise TargetError(f"DOCKER_HOST={where}: no host")
+    return http.client.HTTPConnection(address.hostname, address.port or 2375, timeout=timeout)
 
 
 def engine_inspect(name: str) -> dict[str, Any] | None:
     """The engine's `image inspect` document for `name`; None when it has no such image or there
     is no engine (the caller decides whether that is an error)."""
     try:
-        conn = _UnixConnection(engine_socket(), timeout=10)
+        conn = engine_connection(timeout=10)
         conn.request("GET", f"/images/{quote(name, safe='')}/json")
         response = conn.getresponse()
         body = response.read(4 * 1024 * 1024)
@@ -529,12 +645,13 @@ def stream_engine_image(
     limits: Limits = DEFAULT_LIMITS,
     on_layer: Callable[[str], None] | None = None,
     on_read: Callable[[int], None] | None = None,
+    budget: Budget | None = None,
 ) -> StreamCatalog:
     """Stream `GET /images/{name}/get` and scan it in one pass (no temp copy on disk)."""
     sock_path = engine_socket()
     archive = f"docker:{name}"
     try:
-        conn = _UnixConnection(sock_path)
+        conn = engine_connection()
         conn.request("GET", f"/images/{quote(name, safe='')}/json")
         response = conn.getresponse()
         body = response.read()
@@ -547,7 +664,7 @@ def stream_engine_image(
         if response.status != 200:
             raise TargetError(f"{archive}: engine save failed ({response.status}): {response.read()[:200]!r}")
         catalog = StreamCatalog(archive)
-        catalog.consume(response, limits, on_layer, on_read)
+        catalog.consume(response, limits, on_layer, on_read, budget)
         conn.close()
         return catalog
     except (FileNotFoundError, ConnectionRefusedError, PermissionError) as exc:
