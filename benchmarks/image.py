@@ -9,7 +9,10 @@ Measures, each in a fresh subprocess (wall time + its own peak RSS):
 - depslim on the docker-archive vs the floor: `tarfile` walking every layer's headers;
 - depslim on a gzip OCI layout vs single-threaded stdlib zlib inflating every layer;
 - `docker run --rm IMAGE du -sb <site-packages>`.
-Writes benchmarks/results/image.md. Run by hand: `python benchmarks/image.py`.
+- the same image read from the local engine: its layer store (the fast path), its save stream,
+  and the docker-archive (same results checked, wall and peak RSS each).
+Writes benchmarks/results/image.md. Run by hand: `python benchmarks/image.py`; the engine
+comparison alone on any local image: `python benchmarks/image.py --engine-image TAG`.
 """
 
 from __future__ import annotations
@@ -187,7 +190,10 @@ for blob in blobs:
 RESULT = {"inflated": total}
 """
 
-def run(code: str, ref: Path) -> dict[str, float]:
+ENGINE_DEPSLIM = DEPSLIM.replace("open_image(REF)", "open_image(REF, engine_read=MODE)")
+
+
+def run(code: str, ref: Path | str) -> dict[str, float]:
     script = f"REF = {str(ref)!r}\n" + code
     out = sh(sys.executable, "-c", MEASURE, script, capture_output=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -201,7 +207,65 @@ def docker_du() -> dict[str, float]:
     return {"wall": time.perf_counter() - t0, "bytes": int(out.split()[0])}
 
 
+def engine_rows(tag: str, archive: Path) -> dict[str, dict[str, float]]:
+    """The same image three ways: the engine's layer store (fast path), the engine's save stream,
+    and its docker-archive on disk. Each read once to warm the caches it uses, then measured."""
+    ways = {
+        "depslim docker:TAG, layer store (fast path)": (f"MODE = 'store'\n{ENGINE_DEPSLIM}", f"docker:{tag}"),
+        "depslim docker:TAG, save stream": (f"MODE = 'save'\n{ENGINE_DEPSLIM}", f"docker:{tag}"),
+        "depslim docker-archive": (DEPSLIM, str(archive)),
+    }
+    for code, ref in ways.values():
+        run(code, ref)
+    results = {name: run(code, ref) for name, (code, ref) in ways.items()}
+    same = {k: v for k, v in results["depslim docker-archive"].items() if k not in ("wall", "rss_mb")}
+    for name, result in results.items():
+        got = {k: v for k, v in result.items() if k not in ("wall", "rss_mb")}
+        if got != same:
+            raise SystemExit(f"{name} disagrees with the docker-archive: {got} != {same}")
+    return results
+
+
+def engine_table(tag: str, results: dict[str, dict[str, float]]) -> list[str]:
+    fast = results["depslim docker:TAG, layer store (fast path)"]
+    save = results["depslim docker:TAG, save stream"]
+    archive = results["depslim docker-archive"]
+    return [
+        f"## Engine path: `{tag}`, {archive['image_bytes'] / 1e9:.2f} GB of layer content",
+        "",
+        "| run | wall s | peak RSS MB |",
+        "|---|---:|---:|",
+        *(f"| {name.replace('TAG', tag)} | {r['wall']:.2f} | {r['rss_mb']:.0f} |" for name, r in results.items()),
+        "",
+        "| ratio | value | goal |",
+        "|---|---:|---|",
+        f"| fast path / docker-archive | {fast['wall'] / archive['wall']:.2f}x | <= 1.5x |",
+        f"| save stream / docker-archive | {save['wall'] / archive['wall']:.2f}x | - |",
+        f"| save stream / fast path | {save['wall'] / fast['wall']:.1f}x | - |",
+        f"| fast path peak RSS | {fast['rss_mb']:.0f} MB | <= 200 MB |",
+        "",
+        "Same distributions, findings, python/waste/image bytes from all three (checked).",
+    ]
+
+
+def engine_only(tag: str) -> None:
+    """`--engine-image TAG`: the engine comparison alone, on any local image."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    archive = WORK / f"engine-{tag.replace('/', '_').replace(':', '_')}.tar"
+    if not archive.exists():
+        sh("docker", "save", "-o", str(archive) + ".part", tag)
+        os.replace(str(archive) + ".part", archive)
+    text = "\n".join(engine_table(tag, engine_rows(tag, archive))) + "\n"
+    out = ROOT / "results" / "image-engine.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+    print(text)
+
+
 def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--engine-image":
+        engine_only(sys.argv[2])
+        return
     WORK.mkdir(parents=True, exist_ok=True)
     build_image()
     archive, layout = make_archives()
@@ -274,6 +338,8 @@ def main() -> None:
         "",
         f"`du -sb` of {SITE} inside a container: {du_bytes} bytes; depslim's python_bytes (lstat sum of the "
         f"same tree, regular files and symlinks, directories 0): {dep['python_bytes']} bytes.",
+        "",
+        *engine_table(TAG, engine_rows(TAG, archive)),
     ]
     text = "\n".join(lines) + "\n"
     out = ROOT / "results" / "image.md"
