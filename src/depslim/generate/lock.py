@@ -615,9 +615,14 @@ def render_lock(spec: InputSpec, input_name: str, pins: Sequence[Pin], python: s
     if spec.options:
         out.append("")
     for pin in pins:
-        out.append(pin.requirement + " \\")
-        out += [f"    --hash={h} \\" for h in pin.hashes[:-1]]
-        out.append(f"    --hash={pin.hashes[-1]}")
+        # pip before 23.3 lets a dependency's plain `pandas<3` pick another release beside a pinned
+        # `pandas[parquet]==2.3.1` and then refuses it under --require-hashes (the venv a slim image
+        # builds in carries the interpreter's bundled pip): the plain pin first closes that door
+        lines = [pin.constraint, pin.requirement] if pin.extras and pin.version is not None else [pin.requirement]
+        for line in lines:
+            out.append(line + " \\")
+            out += [f"    --hash={h} \\" for h in pin.hashes[:-1]]
+            out.append(f"    --hash={pin.hashes[-1]}")
         if pin.via:
             out.append(f"    # via {', '.join(pin.via)}")
     return stamp("\n".join(out) + "\n")
