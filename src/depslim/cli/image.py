@@ -154,7 +154,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
 @click.command("image")
 @click.argument("ref")
 @click.option("--platform", default=None, help="Platform of a multi-platform image, e.g. linux/amd64.")
-@output_options(["terminal", "json", "markdown"])
+@output_options(["terminal", "json", "markdown", "html"])
 def command(ref: str, platform: str | None, fmt: str, output: Path | None, force: bool) -> None:
     """Measure an image: layers, per-distribution sizes and waste findings.
 
@@ -169,6 +169,10 @@ def command(ref: str, platform: str | None, fmt: str, output: Path | None, force
         emit(json.dumps(doc, indent=2) + "\n", output, force=force)
     elif fmt == "markdown":
         emit(render_markdown(doc), output, force=force)
+    elif fmt == "html":
+        from depslim.report.html import render_image
+
+        emit(render_image(doc), output, force=force)
     elif output is None:
         render_terminal(doc)
     else:
