@@ -18,7 +18,7 @@ from typing import Any
 from depslim.audit import AuditTable
 from depslim.diffing import DiffReport
 from depslim.gate import CheckResult
-from depslim.model import Evidence, Finding, Report, Verdict
+from depslim.model import Evidence, Finding, Report
 from depslim.report.markdown import Links
 from depslim.report.svg import (
     CATEGORIES,
@@ -26,6 +26,7 @@ from depslim.report.svg import (
     Pair,
     Tile,
     bars_svg,
+    category,
     esc,
     legend_html,
     treemap_svg,
@@ -156,17 +157,6 @@ def figure(caption: str, chart: str, extra: str = "") -> str:
 
 # ---------------------------------------------------------------------------------------------
 # Treemap data
-
-
-def category(dist: Any, swappable: frozenset[str]) -> str:
-    """The colour of a distribution: its verdict; swappable when a kept package has a lighter
-    replacement; pulled in when undeclared but needed by another."""
-    verdict = dist.verdict.value if isinstance(dist.verdict, Verdict) else dist.verdict
-    if dist.name in swappable and verdict in (None, "runtime", "implicit"):
-        return "swappable"
-    if verdict:
-        return str(verdict)
-    return "pulled-in" if dist.required_by else "undeclared"
 
 
 def tiles(items: Sequence[tuple[str, str, int, str]], limit: int = TREEMAP_TILES) -> list[Tile]:

@@ -13,7 +13,9 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from depslim.model import Verdict
 from depslim.redact import clip, redact
 from depslim.report.treemap import squarify
 from depslim.units import human_bytes
@@ -62,6 +64,17 @@ CATEGORIES: dict[str, str] = {
     "undeclared": "not declared, nothing installed needs it",
     "other": "the smallest packages, grouped",
 }
+
+
+def category(dist: Any, swappable: frozenset[str]) -> str:
+    """The colour of a distribution: its verdict; swappable when a kept package has a lighter
+    replacement; pulled in when undeclared but needed by another."""
+    verdict = dist.verdict.value if isinstance(dist.verdict, Verdict) else dist.verdict
+    if dist.name in swappable and verdict in (None, "runtime", "implicit"):
+        return "swappable"
+    if verdict:
+        return str(verdict)
+    return "pulled-in" if dist.required_by else "undeclared"
 
 
 def treemap_svg(tiles: Sequence[Tile], *, width: int = 960, height: int = 540, title: str, desc: str) -> str:
