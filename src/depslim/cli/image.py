@@ -79,6 +79,7 @@ def render_terminal(doc: dict[str, Any], file: Any = None, width: int | None = N
     from rich.table import Table
 
     from depslim.redact import console as redacting_console
+    from depslim.report.terminal import layer_chart
 
     console = redacting_console(file=file, width=width, highlight=False, soft_wrap=False)
     target, totals = doc["target"], doc["totals"]
@@ -93,6 +94,9 @@ def render_terminal(doc: dict[str, Any], file: Any = None, width: int | None = N
     for layer in doc["layers"]:
         layers.add_row(str(layer["index"]), human(layer["size_bytes"]), layer["instruction"])
     console.print(layers)
+    chart = layer_chart([(x["index"], x["size_bytes"], x["instruction"]) for x in doc["layers"]])
+    if chart is not None:
+        console.print(chart)
     dists = Table(title="Distributions by size", title_justify="left")
     for col, justify in (("name", "left"), ("version", "left"), ("bytes", "right"), ("shared", "right"),
                          ("site", "left")):
