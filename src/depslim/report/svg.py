@@ -107,9 +107,9 @@ def _tile_text(label: str, size: int, rect: object) -> list[str]:
     x, y, w, h = rect.x, rect.y, rect.w, rect.h  # type: ignore[attr-defined]
     if w < 40 or h < 16:
         return []
-    chars = max(3, int((w - 8) / 7))
+    chars = max(3, int((w - 8) / 7.5))
     out = [f'<text x="{_n(x + 4)}" y="{_n(y + 14)}" aria-hidden="true">{short(label, chars)}</text>']
-    if h >= 32:
+    if h >= 32 and w >= 62:  # "143.0 MB" needs ~60 px
         out.append(f'<text class="sub" x="{_n(x + 4)}" y="{_n(y + 28)}" aria-hidden="true">'
                    f'{esc(human_bytes(size))}</text>')
     return out
