@@ -184,3 +184,36 @@ def test_hostile_names_paths_and_instructions_stay_text_and_secrets_are_masked(
     assert HOSTILE in page.evaluate("document.body.textContent")
     assert page.evaluate("document.querySelector('.tile').dataset.name") == f"evil{HOSTILE}"
     page.close()
+
+
+def test_verify_page_before_after(browser: Browser, tmp_path: Path) -> None:
+    from depslim.verify.checks import CheckResult
+    from depslim.verify.run import ColdStart, ImageFacts, VerifyReport
+
+    before = ImageFacts("app:latest", 2_230_000_000, "", "3.11", ("uvicorn",), ColdStart("port 8080", (2.1,)))
+    after = ImageFacts("app:slim", 572_400_000, "app", "3.11", ("uvicorn",), ColdStart("port 8080", (0.8,)))
+    checks = (CheckResult("import", "churn.serve", True),
+              CheckResult("import", "churn.train", False, breakage=True, missing="sklearn", fix="add scikit-learn"))
+    rep = VerifyReport("fixtures/example", after, checks, baseline=before)
+    out = tmp_path / "verify.html"
+    out.write_text(html.render(rep))
+    page = open_clean(browser, out, tmp_path / "verify.png")
+    assert page.evaluate("[...document.querySelectorAll('.bars .pair')].map(p => "
+                         "[+p.dataset.beforeBytes, +p.dataset.afterBytes])") == [[2_230_000_000, 572_400_000]]
+    assert page.evaluate("[...document.querySelectorAll('#checks tbody tr')].map(r => r.dataset.ok)") == [
+        "true", "false"]
+    page.close()
+
+
+def test_squarified_tiles_fill_the_box_in_proportion() -> None:
+    from depslim.report.treemap import squarify
+
+    values = [500, 300, 120, 50, 20, 7, 2, 1, 0]
+    rects = squarify(values, 0, 0, 960, 540)
+    assert len(rects) == 8  # zero gets no tile
+    total = sum(values)
+    for rect in rects:
+        assert rect.w * rect.h == pytest.approx(960 * 540 * values[rect.index] / total)
+        assert rect.x >= -1e-6 and rect.x + rect.w <= 960 + 1e-6 and rect.y + rect.h <= 540 + 1e-6
+    worst = max(max(r.w / r.h, r.h / r.w) for r in rects)
+    assert worst < 6  # squarified: no sliver tiles
