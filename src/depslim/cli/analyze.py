@@ -34,7 +34,7 @@ def default_cache_dir() -> Path:
 @click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")
 @click.option("--no-cache", is_flag=True, help="Do not read or write the scan cache.")
 @scope_option("all")
-@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown to this repository.")
+@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown and HTML to this repository.")
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
 @click.option("--format", "-f", "fmt", type=click.Choice(formats.available()), default="terminal", show_default=True)
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the report to FILE.")
@@ -75,6 +75,11 @@ def command(ctx: click.Context, **params: object) -> None:
         from depslim.report.markdown import render as render_markdown
 
         text = render_markdown(result, links=links_from(p["repository_url"]))  # type: ignore[arg-type]
+    elif fmt == "html":
+        from depslim.report.html import render as render_html
+        from depslim.report.markdown import links_from
+
+        text = render_html(result, links=links_from(p["repository_url"]))  # type: ignore[arg-type]
     else:
         text = formats.get(fmt).render(result)
     emit(text, p["output"], force=bool(p["force"]))  # type: ignore[arg-type]

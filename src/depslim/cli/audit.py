@@ -28,7 +28,7 @@ from depslim.model import Evidence, Finding, Owner, TargetInfo
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Use a saved `depslim analyze --format json` report instead of analyzing.")
 @click.option("--dockerfile-only", is_flag=True, help="Audit only PATH/Dockerfile (or a Dockerfile path).")
-@output_options(["terminal", "markdown", "json", "sarif"])
+@output_options(["terminal", "markdown", "json", "sarif", "html"])
 def command(path: Path, image: str | None, platform: str | None, report_file: Path | None,
             dockerfile_only: bool, fmt: str, output: Path | None, force: bool) -> None:
     """One table of every finding with its owner, fix and savings, and the projected size."""
@@ -41,6 +41,11 @@ def command(path: Path, image: str | None, platform: str | None, report_file: Pa
         emit(render_sarif(findings), output, force=force)
         return
     table = audit.audit_table(findings, target)
+    if fmt == "html":
+        from depslim.report.html import render_audit
+
+        emit(render_audit(table), output, force=force)
+        return
     text = {"markdown": audit.render_markdown, "json": audit.render_json}.get(fmt, audit.render_terminal)(table)
     emit(text, output, force=force)
 

@@ -22,7 +22,7 @@ from depslim.inputfile import read_text
 from depslim.model import Report
 from depslim.redact import console as redacting_console
 
-FORMATS = ["terminal", "json", "markdown", "github"]
+FORMATS = ["terminal", "json", "markdown", "github", "html"]
 _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 
 
@@ -145,6 +145,11 @@ def _output(result: CheckResult, p: dict[str, Any], path: Path | None) -> None:
         from depslim.report.github import render as render_github
 
         text = render_github(result, prefix=_repo_prefix(path))
+    elif fmt == "html":
+        from depslim.report.html import render_check
+        from depslim.report.markdown import links_from
+
+        text = render_check(result, links=links_from(p["repository_url"], prefix=_repo_prefix(path)))
     else:
         text = "\n".join(r.line() for r in result.results) + "\n"
     emit(text, p["output"], force=bool(p["force"]))

@@ -35,7 +35,7 @@ from depslim.inputfile import missing_reason, read_text
 from depslim.model import Report
 from depslim.redact import console as redacting_console
 
-FORMATS = ["terminal", "json", "markdown", "github"]
+FORMATS = ["terminal", "json", "markdown", "github", "html"]
 _PIN_SUFFIXES = (".txt", ".in", ".toml")
 
 
@@ -184,6 +184,11 @@ def _output(diff: DiffReport, p: dict[str, Any], head_sha: str | None, prefix: s
         from depslim.report.github import render as render_github
 
         text = render_github(diff, prefix=prefix)
+    elif fmt == "html":
+        from depslim.report.html import render_diff
+        from depslim.report.markdown import links_from
+
+        text = render_diff(diff, links=links_from(p["repository_url"], ref=head_sha, prefix=prefix))
     else:
         text = diff.headline + "\n"
     emit(text, p["output"], force=bool(p["force"]))

@@ -79,6 +79,7 @@ def render_terminal(doc: dict[str, Any], file: Any = None, width: int | None = N
     from rich.table import Table
 
     from depslim.redact import console as redacting_console
+    from depslim.report.terminal import layer_chart
 
     console = redacting_console(file=file, width=width, highlight=False, soft_wrap=False)
     target, totals = doc["target"], doc["totals"]
@@ -93,6 +94,9 @@ def render_terminal(doc: dict[str, Any], file: Any = None, width: int | None = N
     for layer in doc["layers"]:
         layers.add_row(str(layer["index"]), human(layer["size_bytes"]), layer["instruction"])
     console.print(layers)
+    chart = layer_chart([(x["index"], x["size_bytes"], x["instruction"]) for x in doc["layers"]])
+    if chart is not None:
+        console.print(chart)
     dists = Table(title="Distributions by size", title_justify="left")
     for col, justify in (("name", "left"), ("version", "left"), ("bytes", "right"), ("shared", "right"),
                          ("site", "left")):
@@ -154,7 +158,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
 @click.command("image")
 @click.argument("ref")
 @click.option("--platform", default=None, help="Platform of a multi-platform image, e.g. linux/amd64.")
-@output_options(["terminal", "json", "markdown"])
+@output_options(["terminal", "json", "markdown", "html"])
 def command(ref: str, platform: str | None, fmt: str, output: Path | None, force: bool) -> None:
     """Measure an image: layers, per-distribution sizes and waste findings.
 
@@ -169,6 +173,10 @@ def command(ref: str, platform: str | None, fmt: str, output: Path | None, force
         emit(json.dumps(doc, indent=2) + "\n", output, force=force)
     elif fmt == "markdown":
         emit(render_markdown(doc), output, force=force)
+    elif fmt == "html":
+        from depslim.report.html import render_image
+
+        emit(render_image(doc), output, force=force)
     elif output is None:
         render_terminal(doc)
     else:

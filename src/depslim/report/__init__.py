@@ -13,6 +13,7 @@ _MODULES = {
     "markdown": "depslim.report.markdown",
     "sarif": "depslim.report.sarif",
     "github": "depslim.report.github",
+    "html": "depslim.report.html",
 }
 
 

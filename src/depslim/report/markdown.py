@@ -19,6 +19,7 @@ from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
 from depslim.redact import clip
+from depslim.report.mermaid import bars_before_after, pie_by_verdict
 from depslim.verdicts import is_cut
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
@@ -272,6 +273,9 @@ def render_report(
             f"({format_bytes(summary.installed_bytes)}) in {target}",
         ]
     )
+    chart = pie_by_verdict(report)
+    if chart:
+        head += "\n\n" + chart
     sections = [
         Section(
             "Cut list",
@@ -491,6 +495,9 @@ def render_diff(diff: DiffReport, *, links: Links | None = None, limit: int = MA
         )
     if diff.image_delta is not None:
         lines.append(f"Image bytes: **{format_bytes(diff.image_delta, signed=True)}**.")
+    chart = bars_before_after(diff)
+    if chart:
+        lines += ["", chart]
     sections = [
         Section(
             f"Changes ({_num(len(diff.changes))})",

@@ -16,12 +16,36 @@ from rich.tree import Tree
 
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report
 from depslim.redact import console as redacting_console
+from depslim.report.bars import Bar, BarChart
 from depslim.units import human_bytes
 from depslim.verdicts import is_kept
 
 name = "terminal"
 PROBLEM_CODES = IMPORT_FINDING_CODES
 TREE_TOP = 8
+BARS_TOP = 10
+_VERDICT_STYLE = {"runtime": "green", "implicit": "cyan", "dev-only": "yellow", "unused": "red",
+                  "unreachable": "magenta", "typing-only": "yellow"}
+
+
+def heaviest_chart(report: Report, top: int = BARS_TOP) -> BarChart | None:
+    """The heaviest installed packages as bars, each with its verdict (or "pulled in")."""
+    heavy = sorted((d for d in report.distributions if d.installed and d.size_bytes > 0),
+                   key=lambda d: (-d.size_bytes, d.name))[:top]
+    if not heavy:
+        return None
+    bars = []
+    for d in heavy:
+        verdict = str(d.verdict) if d.verdict else ("pulled in" if d.required_by else "not declared")
+        bars.append(Bar(d.name, d.size_bytes, verdict, _VERDICT_STYLE.get(verdict, "blue")))
+    return BarChart(f"heaviest packages (top {len(bars)} of {sum(1 for d in report.distributions if d.installed)})",
+                    bars)
+
+
+def layer_chart(layers: Sequence[tuple[int, int, str]]) -> BarChart | None:
+    """An image's layers as bars: `(index, bytes, instruction)`, labelled `#i instruction`."""
+    bars = [Bar(f"#{i} {' '.join(instr.split())}", size) for i, size, instr in layers if size > 0]
+    return BarChart("layers", bars) if bars else None
 
 
 def _evidence_text(finding: Finding, limit: int = 2) -> str:
@@ -120,6 +144,12 @@ def _split(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding], l
 def renderables(report: Report) -> list[RenderableType]:
     cut, problems, other = _split(report.findings)
     parts: list[RenderableType] = [summary(report)]
+    chart = heaviest_chart(report)
+    if chart is not None:
+        parts.append(chart)
+    layers = layer_chart([(x.index, x.size_bytes, x.instruction) for x in report.target.layers])
+    if layers is not None:
+        parts.append(layers)
     if cut:
         parts.append(cut_table(cut))
     if problems:

@@ -17,7 +17,7 @@ from depslim.verify.checks import CheckResult
 from depslim.verify.run import ColdStart, ImageFacts, VerifyReport
 
 SCHEMA = "depslim-verify/1"
-FORMATS = ("terminal", "json", "markdown")
+FORMATS = ("terminal", "json", "markdown", "html")
 
 
 def _seconds(value: float | None) -> str:
@@ -181,4 +181,8 @@ def render_markdown(report: VerifyReport) -> str:
 
 
 def render(report: VerifyReport, fmt: str) -> str:
+    if fmt == "html":
+        from depslim.report.html import render_verify
+
+        return render_verify(report)
     return {"terminal": render_terminal, "json": render_json, "markdown": render_markdown}[fmt](report)
