@@ -11,6 +11,16 @@ write first removes the temps of depslim's naming pattern next to its target who
 (and the `.NAME.XXXXXXXX.tmp` files older releases left when killed), so no temp outlives the next
 run even after a kill in that window.
 
+Several files as one change (`atomic_write_all`: split's requirements-base.txt, requirements-dev.txt
+and depslim-cuts.md): POSIX renames one file at a time, so a kill between two renames would leave a
+new base beside an old dev file, each stamped valid. So the set is committed through a journal:
+every new content is written, synced and linked under its temp name; then a journal naming every
+(temp, target) pair appears in one step (an unnamed file linked to `.depslim-PID-XXXXXXXX.journal`,
+complete or absent); then the renames; then the journal goes. A kill before the journal leaves the
+old set (the temps are removed as stale); a kill after it leaves a journal that the next depslim run
+writing or reading that folder completes (`recover_interrupted`: it renames the temps still there),
+so the set is seen old or new, never mixed.
+
 Secrets: every text written here goes through `depslim.redact` first (bytes are the caller's own
 binary formats). For a file depslim merges into (the user's `.dockerignore` or `pyproject.toml`),
 `keep` is the user's text as it was: its lines are written back untouched, only depslim's own lines
@@ -21,8 +31,10 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import json
 import os
 import re
+import stat
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +43,7 @@ from depslim.errors import WriteRefused
 
 TEMP_SUFFIX = ".tmp"
 _OWN_TEMP = re.compile(r"^\.(?P<name>.+)\.depslim-(?P<pid>\d+)-[0-9a-f]{8}\.tmp$")
+_JOURNAL = re.compile(r"^\.depslim-(?P<pid>\d+)-[0-9a-f]{8}\.journal$")
 _LEGACY_TEMP = re.compile(r"^\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp$")  # tempfile.mkstemp's, before this module used pids
 LEGACY_STALE_S = 60.0  # a legacy temp this old belongs to no write in progress (a write takes milliseconds)
 
@@ -141,19 +154,28 @@ class _Staged:
             self.discard()
             raise
 
-    def commit(self) -> None:
-        """Give the content its name: link the unnamed file to a temp name, then rename over the target."""
+    def link(self, exact: bool = False) -> None:
+        """Give the content a name: its temp name, or (`exact`) the target's own name, which must
+        not exist yet (a journal: it appears complete or not at all)."""
         assert self._fd is not None
         if self.temp is None:
-            temp = _temp_name(self.target)
+            name = self.target if exact else _temp_name(self.target)
             folder = os.open(self.target.parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
             try:  # a dir fd makes os.link call linkat(AT_SYMLINK_FOLLOW), which links the open file
-                os.link(f"/proc/self/fd/{self._fd}", temp.name, dst_dir_fd=folder, follow_symlinks=True)
-                self.temp = temp
+                os.link(f"/proc/self/fd/{self._fd}", name.name, dst_dir_fd=folder, follow_symlinks=True)
+                self.temp = None if exact else name
             except OSError:  # the kernel or file system does not link unnamed files: write it named
                 self._write_named()
             finally:
                 os.close(folder)
+        if exact and self.temp is not None:
+            os.replace(self.temp, self.target)
+            self.temp = None
+
+    def commit(self) -> None:
+        """Give the content its name: link the unnamed file to a temp name, then rename over the target."""
+        assert self._fd is not None
+        self.link()
         assert self.temp is not None
         os.replace(self.temp, self.target)
         self.temp = None
@@ -217,24 +239,95 @@ def atomic_write(path: str | Path, data: str | bytes, *, force: bool = True, mod
 def atomic_write_all(items: Sequence[tuple[Path, str | bytes]], *, mode: int | None = None,
                      keep: dict[Path, str] | None = None) -> list[Path]:
     """Write several files as one change: every new content is written and synced first, then they
-    replace their targets one after another. An interruption before the renames leaves every
-    target as it was (and no temp file behind); the renames themselves take microseconds."""
+    replace their targets. One file: a rename. Several: through a journal (module docstring), so a
+    kill at any moment leaves the old set, or a set the next run completes — never a mixed one."""
     staged: list[_Staged] = []
+    journal: Path | None = None
     try:
         for path, data in items:
             target = Path(path)
             target.parent.mkdir(parents=True, exist_ok=True)
+            recover_interrupted(target.parent)  # before the stale temps go: a journal may need them
             remove_stale_temps(target.parent, target.name)
             payload = _payload(data, (keep or {}).get(target))
             staged.append(_Staged(target, payload, _mode(target, mode)))
+        if len(staged) > 1:
+            for item in staged:
+                item.link()
+            journal = _write_journal(staged)
         for item in staged:
             item.commit()
+        if journal is not None:
+            os.unlink(journal)
     finally:
         for item in staged:
             item.discard()
     for folder in {item.target.parent for item in staged}:
         _sync_dir(folder)  # the renames themselves survive a power cut
     return [item.target for item in staged]
+
+
+def _write_journal(staged: Sequence[_Staged]) -> Path:
+    """The set's journal beside its first target, complete or absent (an unnamed file, synced, then
+    linked to its name). Paths are relative to that folder when they can be (a moved project)."""
+    folder = staged[0].target.parent
+    pairs = []
+    for item in staged:
+        assert item.temp is not None
+        pairs.append([os.path.relpath(item.temp, folder), os.path.relpath(item.target, folder)])
+    name = folder / f".depslim-{os.getpid()}-{os.urandom(4).hex()}.journal"
+    entry = _Staged(name, json.dumps({"renames": pairs}).encode(), 0o600)
+    try:
+        entry.link(exact=True)
+    finally:
+        entry.discard()
+    _sync_dir(folder)  # the journal is on disk before the first rename
+    return name
+
+
+def _journaled(temp: Path, target: Path) -> bool:
+    """True when `temp` is a depslim temp file for `target`, beside it: `.NAME.depslim-PID-X.tmp`
+    for NAME in the same folder, a regular file. A journal is read from the user's folder, which a
+    checked-out pull request controls: a forged one can at most rename such a temp over the file it
+    names next to it, never move anything elsewhere."""
+    match = _OWN_TEMP.match(temp.name)
+    if match is None or match.group("name") != target.name or temp.parent != target.parent:
+        return False
+    try:
+        return stat.S_ISREG(os.lstat(temp).st_mode)
+    except OSError:
+        return False
+
+
+def recover_interrupted(folder: Path) -> list[Path]:
+    """Complete the multi-file writes a killed depslim left half-done in `folder` (see the module
+    docstring): for each journal of a process that is gone, rename the temps still there over their
+    targets, then remove the journal. Returns the targets completed. A journal that cannot be read
+    is removed (its temps then go as stale): that set was never begun."""
+    done: list[Path] = []
+    try:
+        entries = [entry for entry in os.scandir(folder) if _JOURNAL.match(entry.name)]
+    except OSError:
+        return done
+    for entry in entries:
+        pid = int(_JOURNAL.match(entry.name).group("pid"))  # type: ignore[union-attr]
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        try:
+            with open(entry.path, "rb") as handle:
+                pairs = json.loads(handle.read(1 << 20))["renames"]
+            for temp, target in pairs:
+                source, destination = Path(folder, temp), Path(folder, target)
+                if _journaled(source, destination):
+                    os.replace(source, destination)
+                    done.append(destination)
+        except (OSError, ValueError, KeyError, TypeError):
+            pass
+        with contextlib.suppress(OSError):
+            os.unlink(entry.path)
+    if done:
+        _sync_dir(folder)
+    return done
 
 
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"), (codecs.BOM_UTF8, "utf-8"),

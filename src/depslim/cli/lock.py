@@ -79,6 +79,10 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         allow_build=allow_build,
     )
     paths = list(inputs) or _default_inputs(Path.cwd())
+    from depslim.fsio import recover_interrupted
+
+    for folder in {path.parent for path in paths}:  # a split killed mid-set: completed before it is read
+        recover_interrupted(folder)
     if check:
         from rich.markup import escape
 

@@ -54,7 +54,7 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
 
     from depslim.cli.progress import progress_for_terminal
     from depslim.core import AnalyzeOptions, analyze, read_declared
-    from depslim.fsio import atomic_write_all
+    from depslim.fsio import atomic_write_all, recover_interrupted
     from depslim.generate.split import SplitOptions, plan_split, select_swaps
     from depslim.generate.stamp import check_overwrite
     from depslim.redact import console as redacting_console
@@ -70,6 +70,8 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
                              platform=platform or config.get("platform", "split"),
                              python=python, requirements=_declaration_files(path, requirements),
                              config=dict(config.values), scope=Scope(scope))
+    # a split killed between its renames left a journal: complete it before anything reads the set
+    recover_interrupted(output_dir or path)
     with progress_for_terminal(True) as progress:
         report = analyze(options, progress)
     declared = read_declared(options)
@@ -99,8 +101,9 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
     for target, text, allowed in writes:  # refuse before anything is written
         if target.name != "pyproject.toml":
             check_overwrite(target, text, force=allowed)
-    # One change for all files (every new content synced before the first rename): a kill leaves the
-    # old set or the new one, never a new requirements-base.txt beside an old requirements-dev.txt.
+    # One change for all files (every new content synced before the first rename, the renames under
+    # a journal): a kill leaves the old set or one the next run completes, never a new
+    # requirements-base.txt beside an old requirements-dev.txt.
     changed = [(target, text) for target, text, _ in writes
                if not (target.is_file() and target.read_text(encoding="utf-8") == text)]
     atomic_write_all(changed, keep=keep)

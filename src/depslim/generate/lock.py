@@ -711,15 +711,16 @@ class _suppress_decode:
 
 
 def write_lock(result: LockResult, *, force: bool = False) -> list[Path]:
-    """Replace the lock (and pylock) atomically; refuse hand-edited or foreign files without force."""
-    from depslim.fsio import atomic_write
+    """Replace the lock (and pylock) atomically, as one change (a kill never leaves a new lock
+    beside an old pylock.toml); refuse hand-edited or foreign files without force."""
+    from depslim.fsio import atomic_write_all
 
     targets = [(result.output, result.text)]
     if result.pylock_path is not None and result.pylock_text is not None:
         targets.append((result.pylock_path, result.pylock_text))
     for path, text in targets:
         check_overwrite(path, text, force=force)
-    return [atomic_write(path, text, force=True) for path, text in targets]
+    return atomic_write_all(targets)
 
 
 def check_lock(input_path: Path, output: Path | None = None, options: LockOptions = LockOptions()) -> list[str]:

@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 
 from depslim.errors import ImageFormatError
 from depslim.native.elf import ElfInfo
-from depslim.targets.image.layers import DEFAULT_LIMITS, DIR, FILE, HARDLINK, SYMLINK, Budget, LayerScan
+from depslim.targets.image.layers import (
+    DEFAULT_LIMITS,
+    DIR,
+    FILE,
+    HARDLINK,
+    SYMLINK,
+    Budget,
+    LayerScan,
+    path_cost,
+)
 
 # A node is (kind, size, layer index, link target or None). Nodes without a link are shared: every
 # file of one size added by one layer is the same tuple (a layer of N files of total size S has at
@@ -64,7 +73,7 @@ class MergedFS:
         self._elf: dict[str, tuple[int, ElfInfo]] = {}
         self._dir_cache: dict[str, str | None] = {}
         self._budget = budget if budget is not None else Budget(DEFAULT_LIMITS)
-        # live entries and their path characters: with the scans not merged yet, what the Budget caps
+        # live entries and their path names' memory (`path_cost`): with the scans not merged yet, what the Budget caps
         self.live_entries = 1
         self.live_bytes = 1
         self._shared: dict[tuple[str, int], Node] = {}  # this layer's link-less nodes, by (kind, size)
@@ -128,7 +137,7 @@ class MergedFS:
                         nodes[path] = node
                         children[parent].add(path)
                         added += 1
-                        added_bytes += len(path)
+                        added_bytes += path_cost(path)
                         continue
                 self._add(layer, path, kind, size, links.get(index) if links else None)
             del paths[:chunk], kinds[:chunk], sizes[:chunk]
@@ -164,7 +173,7 @@ class MergedFS:
             if node is None:
                 continue
             self.live_entries -= 1
-            self.live_bytes -= len(current)
+            self.live_bytes -= path_cost(current)
             kind, size, added, _link = node
             if kind == DIR:
                 stack.extend(self.children.pop(current, ()))
@@ -197,7 +206,7 @@ class MergedFS:
         for directory in reversed(missing):
             self.nodes[directory] = self._node(DIR, 0, layer, None)
             self.live_entries += 1
-            self.live_bytes += len(directory)
+            self.live_bytes += path_cost(directory)
             self.children.setdefault(directory, set())
             self.children[_parent(directory)].add(directory)
         if len(missing) > 64:  # implicit parents of a deep path: count them now, not at the layer's end
@@ -223,7 +232,7 @@ class MergedFS:
             size = target[1]
         self.nodes[path] = self._node(kind, size, layer, link)
         self.live_entries += 1
-        self.live_bytes += len(path)
+        self.live_bytes += path_cost(path)
         self.children[parent].add(path)
         if kind == DIR:
             self.children.setdefault(path, set())

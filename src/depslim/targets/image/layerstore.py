@@ -59,6 +59,7 @@ from depslim.targets.image.layers import (
     Limits,
     native_candidate,
     normalize_member,
+    path_cost,
     resolve_link_target,
     wanted,
 )
@@ -370,7 +371,7 @@ class _LayerWalk:
         scan.paths.append(path)
         scan.kinds.append(kind)
         scan.sizes.append(size)
-        self.name_bytes += len(path)
+        self.name_bytes += path_cost(path)
         if len(scan.paths) - self.charged_entries >= _CHARGE_EVERY:
             self.budget.charge(len(scan.paths) - self.charged_entries, self.name_bytes - self.charged_bytes,
                                self.label)
