@@ -76,3 +76,16 @@ def test_a_lock_with_extras_installs_with_the_bundled_pip_of_a_fresh_venv(tmp_pa
                            capture_output=True, text=True, check=True).stdout.split()
     assert shown == ["1.0", "1.0"]
     assert parse_compiled(split_stamp(lock.read_text())[1], "lock")[1].requirement == "base[x]==1.0"
+
+
+def test_a_failed_resolution_names_the_reason_not_pips_ignored_versions_note() -> None:
+    """pip's first ERROR line lists releases skipped for another Python; the user needs the next one."""
+    from depslim.generate.lock import _failure_line
+
+    stderr = ("ERROR: Ignored the following versions that require a different python version: 1.21.2 "
+              "Requires-Python >=3.7,<3.11\n"
+              "ERROR: Could not find a version that satisfies the requirement xgboost-cpu==1.7.6 "
+              "(from versions: 2.0.0, 2.1.0)\n"
+              "ERROR: No matching distribution found for xgboost-cpu==1.7.6\n")
+    assert _failure_line("pip-tools", stderr).startswith(
+        "ERROR: Could not find a version that satisfies the requirement xgboost-cpu==1.7.6")

@@ -387,3 +387,24 @@ def test_extras_requested_by_a_parent_join_the_retained_set() -> None:
     ]
     graph = build_graph(AnalysisContext(None, None, None, TARGET, {d.name: d for d in installed}, {}))
     assert retained_set({"torch"}, graph) == {"torch", "cuda-toolkit", "nvidia-cublas"}
+
+
+@pytest.mark.parametrize(("installed", "fires"), [("2.0.3", False), ("3.2.0", True)])
+def test_a_same_version_twin_of_another_release_is_no_swap(tmp_path: Path, installed: str, fires: bool) -> None:
+    """xgboost-cpu begins at 2.1.1: an image with xgboost 2.0.3 would get another release under its
+    pickled model. The index decides; the decision says why."""
+    links = tmp_path / "links"
+    for version in ("2.1.1", "3.2.0"):
+        build_wheel(links, "xgboost-cpu", version, tag="py3-none-manylinux_2_28_x86_64")
+    ctx = make_ctx([dist("xgboost", installed, 400 * MB, ("numpy",)), dist("numpy", "2", 30 * MB)],
+                   scan=empty_scan(imports=(imp("xgboost"),)), verdicts={"xgboost": Verdict.RUNTIME})
+    finder = SwapFinder(sizer=IndexSizer(index_urls=(), find_links=(links,)))
+    swaps = [f for f in finder.find(ctx) if f.id == "swap:xgboost-cpu"]
+    assert bool(swaps) is fires
+    if fires:
+        assert swaps[0].data["to"] == "xgboost-cpu==3.2.0"
+    else:
+        rules = packaged_rules()
+        rule = next(r for r in rules.swaps if r.id == "xgboost-cpu")
+        decision = decide_swap(rule, ctx, rules, IndexSizer(index_urls=(), find_links=(links,)))
+        assert not decision.fired and any("no 2.0.3" in r and "3.2.0" in r for r in decision.reasons)

@@ -192,3 +192,21 @@ def test_target_tags_follow_pip_order() -> None:
     assert tags[0] == "cp311-cp311-manylinux_2_39_x86_64"
     assert "cp311-abi3-manylinux2014_x86_64" in tags and "py3-none-any" in tags
     assert tags.index("cp311-cp311-manylinux_2_28_x86_64") < tags.index("py3-none-any")
+
+
+def test_locator_honours_requires_python_as_pip_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    """xgboost-cpu 3.4.1 ships a py3 wheel but needs Python >= 3.12: on 3.11 pip installs 3.2.0, so a
+    swap sized or pinned from 3.4.1 named a release the lock could not resolve."""
+    from depslim.wheelsize import IndexFile
+
+    files = [IndexFile("xgboost_cpu-3.2.0-py3-none-manylinux_2_28_x86_64.whl", "u1", requires_python=">=3.10"),
+             IndexFile("xgboost_cpu-3.4.1-py3-none-manylinux_2_28_x86_64.whl", "u2", requires_python=">=3.12"),
+             IndexFile("xgboost_cpu-3.5.0-py3-none-manylinux_2_28_x86_64.whl", "u3", requires_python="not a spec")]
+    for python, expected in (("3.11", "3.5.0"), ("3.12", "3.5.0")):
+        loc = WheelLocator(index_urls=(), platform="linux/amd64", python=python)
+        monkeypatch.setattr(loc, "candidates", lambda name: files)
+        assert loc.best("xgboost-cpu").filename.split("-")[1] == expected  # an unparsable spec is ignored
+    loc = WheelLocator(index_urls=(), platform="linux/amd64", python="3.11")
+    monkeypatch.setattr(loc, "candidates", lambda name: files[:2])
+    assert loc.best("xgboost-cpu").filename.split("-")[1] == "3.2.0"
+    assert loc.best("xgboost-cpu==3.4.1") is None

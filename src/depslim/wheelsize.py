@@ -476,8 +476,22 @@ class WheelLocator:
             return None
         if not req.specifier and version.is_prerelease:
             return None
+        if not self._python_allowed(file.requires_python):
+            return None
         ranks = [self._tags[t] for t in tags if t in self._tags]
         return (version, min(ranks)) if ranks else None
+
+    def _python_allowed(self, requires_python: str | None) -> bool:
+        """The index's Requires-Python, as pip applies it: xgboost-cpu 3.4.1 has a py3 wheel but needs
+        Python >= 3.12, so on 3.11 pip takes 3.2.0 and a size or pin from 3.4.1 would be wrong."""
+        if not requires_python:
+            return True
+        from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
+        try:
+            return SpecifierSet(requires_python).contains(self.python, prereleases=True)
+        except (InvalidSpecifier, InvalidVersion):
+            return True  # pip ignores a Requires-Python it cannot parse
 
     def measure(self, requirement: str | Requirement) -> WheelInfo | None:
         file = self.best(requirement)

@@ -165,10 +165,30 @@ def decide_swap(rule: SwapRule, ctx: AnalysisContext, rules: RuleSet, sizer: Ind
         held = ConditionResult(tuple(holding), condition.ignored, condition.checked)
         return SwapDecision(rule, True, False, held, (*reasons, "held back by runtime evidence"))
     saving = compute_swap_saving(rule, ctx, sizer, active)
+    mismatch = _other_release(rule, ctx, saving)
+    if mismatch:
+        return SwapDecision(rule, True, False, condition, (*reasons, mismatch))
     if saving.bytes is not None and saving.bytes < rule.min_saving_mb * MB:
         return SwapDecision(rule, True, False, condition, (*reasons, "saving below the rule's threshold"))
     finding = _swap_finding(rule, ctx, condition, saving, reasons)
     return SwapDecision(rule, True, True, condition, tuple(reasons), finding)
+
+
+def _other_release(rule: SwapRule, ctx: AnalysisContext, saving: Saving) -> str:
+    """Why a same-version swap is not proposed: its twin exists only in another release.
+
+    xgboost-cpu starts at 2.1.1 and its newest releases need a newer Python, so an image with
+    xgboost 2.0.3 would get 3.2.0 — a different library under a pickled model, not the same build
+    without the GPU parts. The index's answer decides; offline (no version known) the swap stays an
+    estimate, as before."""
+    installed = ctx.installed.get(rule.source)
+    if not rule.same_version or installed is None or saving.to_version is None or rule.target_name == rule.source:
+        return ""
+    public = installed.version.split("+")[0]
+    if saving.to_version.split("+")[0] == public:
+        return ""
+    return (f"{rule.target_name} has no {public} for Python {_python(ctx)} on the index (its nearest is "
+            f"{saving.to_version}): a twin of another release is no like-for-like swap")
 
 
 @dataclass(frozen=True)

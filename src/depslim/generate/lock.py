@@ -367,7 +367,12 @@ def _failure_line(backend: str, stderr: str) -> str:
     from depslim.redact import redact  # error messages echo the expanded index URL
 
     lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    picks = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "×", "Could not find", "No matching"))]
+    # pip prints "ERROR: Ignored the following versions that require a different python version"
+    # before the real reason ("Could not find a version that satisfies ..."): the reason comes first
+    picks = [ln for ln in lines if ln.startswith(("ERROR:", "error:", "×", "Could not find", "No matching"))
+             and not ln.startswith("ERROR: Ignored the following")]
+    reasons = [ln for ln in picks if "Could not find" in ln or "No matching" in ln or "ResolutionImpossible" in ln]
+    picks = reasons + [ln for ln in picks if ln not in reasons]
     line = picks[0] if picks else (lines[-1] if lines else "no output")
     causes = [ln for ln in lines if ln.startswith(("cause:", "Caused by:", "╰─▶"))]
     if causes and line.startswith(("error:", "×")):  # uv states the reason on the next line
