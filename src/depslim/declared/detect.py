@@ -130,8 +130,13 @@ def _excluded_by(root: Path, patterns: Sequence[str]) -> Callable[[Path], bool]:
 
 
 def explicit_sources(root: Path, files: list[Path]) -> list[Source]:
-    """Sources for files the user named (relative to the project root, else to the working dir)."""
+    """Sources for files the user named (relative to the project root, else to the working dir).
+
+    A pip-compile output the user names is their declaration (deptry's `--requirements-files
+    requirements.txt` in a project that also has requirements.in): it is read as a lock only when its
+    own `.in` is named beside it."""
     sources = []
+    named = {(f if f.is_absolute() else root / f).resolve() for f in files}
     for given in files:
         path = given if given.is_absolute() else root / given
         if not path.is_file() and not given.is_absolute() and given.is_file():
@@ -139,7 +144,7 @@ def explicit_sources(root: Path, files: list[Path]) -> list[Source]:
         if not path.is_file():
             raise InputError(given, "declared-dependency file does not exist")
         kind = _kind_of(path)
-        if kind == "requirements" and _is_compiled_file(path):
+        if kind == "requirements" and _is_compiled_file(path) and path.with_suffix(".in").resolve() in named:
             kind = "compiled"
         sources.append(Source(kind, path))
     return _ordered(sources)
