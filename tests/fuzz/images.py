@@ -85,7 +85,8 @@ def tar_member(draw: st.DrawFn) -> bytes:
     raw_name = name.encode("utf-8", "surrogatepass")
     out = header(raw_name, len(data), typeflag, link[:100]) + pad(data)
     if draw(st.integers(0, 9)) == 0:  # a size field that lies about the data that follows
-        out = out[:124] + draw(st.sampled_from((b"77777777777\x00", b"\x80" + b"\xff" * 11, b"-1\x00", b"zz"))) + out[136:]
+        lie = draw(st.sampled_from((b"77777777777\x00", b"\x80" + b"\xff" * 11, b"-1\x00", b"zz")))
+        out = out[:124] + lie + out[136:]
     return out
 
 
