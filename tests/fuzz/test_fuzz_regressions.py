@@ -17,6 +17,9 @@ CASES: list[tuple[str, str, Any]] = [
                                                     b"dependencies = {file = 3}\n"}),
     ("pyproject", "dynamic optional-dependencies that is an array",
      {"pyproject.toml": b"[tool.setuptools]\ndynamic = {optional-dependencies = [1]}\n"}),
+    ("pyproject", "[tool.pixi] conda package named -x",
+     {"pyproject.toml": b'[tool.pixi.dependencies]\n-x = "~1.2.3"\n'}),
+    ("pixi", "conda package whose name no requirement can hold", {"pixi.toml": b'[dependencies]\n"a b" = "^"\n'}),
 ]
 
 
