@@ -564,3 +564,56 @@ def image_config_document(draw: st.DrawFn, layers: int) -> dict[str, Any]:
         "rootfs": {"type": "layers", "diff_ids": []},  # filled in by the builder from the real layers
         "history": history,
     }
+
+
+# --- conda environment.yml (depslim's own YAML subset reader), Pipfile, pixi.toml -------------
+
+CONDA_SPECS = ("python=3.11", "numpy>=1.26", "pytorch::pytorch=2.1=*cuda*", "conda-forge::pandas", "cudatoolkit",
+               "pip", "scipy 1.11.*", "libgcc-ng", "r-base", "numpy[version='>=1.2']", "-x", "a b", "=1", "python>=")
+YAML_PIECES = ("  # comment", "- &anchor x", "- *alias", "- !tag x", "- |", "- {a: 1}", "- 'quoted'", '- "dq\\n"',
+               "\t- tab", "---", "...", "- [a, b]", "  -", "-", ":", "- pip: x", "    - pip:")
+
+
+@st.composite
+def environment_yml_text(draw: st.DrawFn) -> str:
+    lines = ["name: " + draw(st.sampled_from(("env", "", "a b", '"q"')))]
+    if draw(st.booleans()):
+        lines += ["channels:", *(f"  - {c}" for c in draw(st.lists(st.sampled_from(("conda-forge", "pytorch",
+                                                                                    "nvidia")), max_size=2)))]
+    indent = draw(st.sampled_from(("  ", "", "    ")))
+    lines.append("dependencies:")
+    for spec in draw(st.lists(st.sampled_from(CONDA_SPECS), max_size=5)):
+        lines.append(f"{indent}- {spec}")
+    if draw(st.booleans()):
+        lines.append(f"{indent}- pip:")
+        lines += [f"{indent}    - {line}" for line in draw(st.lists(requirements_line(), max_size=4))]
+    lines += draw(st.lists(st.sampled_from(YAML_PIECES), max_size=2))
+    if draw(st.booleans()):
+        lines += ["variables:", "  A: 1", "  TOKEN: 'secret'"]
+    return draw(mutate_text("\n".join(draw(st.permutations(lines)) if draw(st.integers(0, 5)) == 0 else lines), 3))
+
+
+@st.composite
+def pipfile_text(draw: st.DrawFn) -> str:
+    doc: dict[str, Any] = {}
+    for section in draw(st.lists(st.sampled_from(("packages", "dev-packages")), max_size=2, unique=True)):
+        doc[section] = draw(_table_of(st.one_of(st.sampled_from(("*", "==1.0", ">=1", "", "~=1", "bad")),
+                                                poetry_spec())))
+    if draw(st.booleans()):
+        doc["source"] = [{"url": draw(st.sampled_from(URLS)), "name": "pypi", "verify_ssl": draw(st.booleans())}]
+    if draw(st.booleans()):
+        doc["requires"] = {"python_version": draw(st.sampled_from(("3.11", "3", "x")))}
+    return dump_toml(draw(mutate_json(doc, 2)))
+
+
+@st.composite
+def pixi_text(draw: st.DrawFn) -> str:
+    deps = _table_of(st.one_of(st.sampled_from(POETRY_CONSTRAINTS), st.sampled_from(CONDA_SPECS), poetry_spec()))
+    doc: dict[str, Any] = {"project": {"name": "p", "channels": ["conda-forge"], "platforms": ["linux-64"]},
+                           "dependencies": draw(deps), "pypi-dependencies": draw(_table_of(poetry_spec()))}
+    if draw(st.booleans()):
+        doc["feature"] = {"test": {"dependencies": draw(deps), "pypi-dependencies": draw(_table_of(poetry_spec()))}}
+        doc["environments"] = {"test": draw(st.sampled_from((["test"], {"features": ["test"]}, "test")))}
+    if draw(st.booleans()):
+        doc["target"] = {"linux-64": {"dependencies": draw(deps)}}
+    return dump_toml(draw(mutate_json(doc, 2)))
