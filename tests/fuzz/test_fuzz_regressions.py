@@ -19,6 +19,7 @@ CASES: list[tuple[str, str, Any]] = [
      {"pyproject.toml": b"[tool.setuptools]\ndynamic = {optional-dependencies = [1]}\n"}),
     ("pyproject", "[tool.pixi] conda package named -x",
      {"pyproject.toml": b'[tool.pixi.dependencies]\n-x = "~1.2.3"\n'}),
+    ("requirements", "a line read as a path under an unknown ~user", {"requirements.txt": b"~=1\n-e ~nobody-x/y\n"}),
     ("pixi", "conda package whose name no requirement can hold", {"pixi.toml": b'[dependencies]\n"a b" = "^"\n'}),
 ]
 
