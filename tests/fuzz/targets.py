@@ -178,7 +178,7 @@ TARGETS: dict[str, Target] = {
         Target("pipfile", _files("Pipfile", fz.pipfile_text()), _declared("Pipfile")),
         Target("pixi", _files("pixi.toml", fz.pixi_text()), _declared("pixi.toml")),
         Target("notebook", fz.notebook_bytes(), run_notebook),
-        Target("imports", fz.bytes_of(fz.python_source(), 2), run_imports),
+        Target("imports", fz.bytes_of(fz.python_source(), 2), run_imports, scale=0.5),
         Target("dockerfile", fz.dockerfile_project(), run_dockerfile),
         Target("image_sources", images.image_case(), run_image_sources, (InputError, TargetError)),
         Target("image", images.image_case(), run_image, (InputError, TargetError), scale=0.5),
