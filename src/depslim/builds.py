@@ -25,6 +25,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from depslim.errors import InputError
+from depslim.fsio import expand_user
 
 WHEEL = ".whl"
 ARCHIVES = (".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tbz", ".tar.xz", ".txz", ".tar", ".tar.lz")
@@ -77,8 +78,7 @@ def _why(url: str, editable: bool, base: Path) -> str | None:
     if parts.scheme in ("http", "https", "ftp"):
         name = unquote(parts.path).lower()
         return None if name.endswith(WHEEL) else "a direct URL to a source archive: resolving it builds the sdist"
-    local = Path(unquote(parts.path) if parts.scheme == "file" else url.split(";", 1)[0].strip())
-    local = local.expanduser()
+    local = expand_user(unquote(parts.path) if parts.scheme == "file" else url.split(";", 1)[0].strip())
     if not local.is_absolute():
         local = base / local
     if local.name.lower().endswith(WHEEL):
@@ -125,7 +125,7 @@ def builds_needed(path: Path, *, binary_only: bool = False) -> list[str]:
             parts = urlsplit(link)
             if parts.scheme not in ("", "file"):
                 continue
-            folder = Path(unquote(parts.path) if parts.scheme == "file" else link).expanduser()
+            folder = expand_user(unquote(parts.path) if parts.scheme == "file" else link)
             sdist = _sdists_in(folder if folder.is_absolute() else base / folder) if link else None
             if sdist is not None:
                 found.append(f"{path.name}: the local package folder {link} holds a source archive "

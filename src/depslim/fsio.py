@@ -343,3 +343,10 @@ def decode_text(data: bytes) -> str:
         if data.startswith(bom):
             return data[len(bom):].decode(encoding)
     return data.decode("utf-8")
+
+
+def expand_user(text: str) -> Path:
+    """`~` and `~user` expanded as pip expands them: a user this machine does not know (`~=1` read
+    as a path, `~nobody-here/x`) leaves the text as written, where `Path.expanduser` raises
+    RuntimeError and a requirement line would crash the reader."""
+    return Path(os.path.expanduser(text))

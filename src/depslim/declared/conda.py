@@ -128,8 +128,16 @@ def declare_conda(collector: Collector, rel: str, name: str, spec: str | None, l
         req = Requirement(f"{pypi}{spec}")
     except InvalidRequirement:
         collector.warnings.append(f"{rel}:{line}: {name}{spec}: not a valid requirement; declared without a version")
-        req = Requirement(pypi)
+        req = _bare_requirement(pypi, rel, line)
     collector.add(declared_from(req, Location(rel, line), group=group, source=source, dev=dev))
+
+
+def _bare_requirement(name: str, rel: str, line: int) -> Requirement:
+    """The package without a version; a name no requirement can hold (`-x`, `a b`) is bad input."""
+    try:
+        return Requirement(name)
+    except InvalidRequirement:
+        raise InputError(rel, f"{name!r} is not a valid package name", line) from None
 
 
 def _file_group(rel: str, text: str) -> tuple[str, bool]:

@@ -102,7 +102,7 @@ class PyprojectReader:
         if files is None:
             raise InputError(self.rel, f"{'.'.join(keys)} must be {{file = [...]}}", self.pos.key_line(keys))
         paths = []
-        for name in [files] if isinstance(files, str) else files:
+        for name in self._file_names(keys, files):
             path = (self.path.parent / name).resolve()
             if not path.is_file():
                 raise InputError(
@@ -111,6 +111,15 @@ class PyprojectReader:
             paths.append(path)
         return paths
 
+    def _file_names(self, keys: Sequence[str], files: Any) -> list[str]:
+        """`file` of a dynamic spec: a path or a list of paths, each a string a path can hold (no NUL),
+        else an error naming the key (Path() and iteration would otherwise fail on the value)."""
+        names = [files] if isinstance(files, str) else files
+        if not isinstance(names, list) or not all(isinstance(n, str) and "\x00" not in n for n in names):
+            raise InputError(self.rel, f"{'.'.join(keys)}.file must be a path or a list of paths",
+                             self.pos.key_line(keys))
+        return names
+
     def _setuptools_dynamic(self) -> None:
         dynamic = self._table(("tool", "setuptools", "dynamic"))
         reader = RequirementsReader(self.collector)
@@ -118,7 +127,7 @@ class PyprojectReader:
             keys = ("tool", "setuptools", "dynamic", "dependencies")
             for path in self._dynamic_files(keys, dynamic["dependencies"]):
                 reader.read(path, group="main", dev=False)
-        optional = dynamic.get("optional-dependencies") or {}
+        optional = self._table(("tool", "setuptools", "dynamic", "optional-dependencies"))
         for extra, spec in optional.items():
             keys = ("tool", "setuptools", "dynamic", "optional-dependencies", extra)
             for path in self._dynamic_files(keys, spec):

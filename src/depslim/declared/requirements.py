@@ -32,7 +32,7 @@ from depslim.declared.base import Collector, declared_from, parse_requirement
 from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.localmeta import local_project_name
 from depslim.errors import InputError
-from depslim.fsio import decode_text
+from depslim.fsio import decode_text, expand_user
 from depslim.inputfile import missing_reason, read_bytes
 from depslim.model import DeclaredRequirement, DeclaredSet, Location
 
@@ -378,7 +378,7 @@ def _name_from_direct(target: str, base: Path) -> str | None:
     except (InvalidWheelFilename, InvalidSdistFilename):
         return None
     if not parts.scheme or parts.scheme == "file":
-        local = Path(unquote(parts.path)) if parts.scheme == "file" else Path(target).expanduser()
+        local = Path(unquote(parts.path)) if parts.scheme == "file" else expand_user(target)
         directory = local if local.is_absolute() else base / local
         if directory.is_dir():
             return local_project_name(directory)
