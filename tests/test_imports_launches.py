@@ -133,3 +133,21 @@ def test_a_model_loaded_from_outside_the_project_cuts_nothing(tmp_path: Path) ->
     (root / "models" / "m.joblib").write_bytes(pickle.dumps({"weights": [0.5, 0.25]}, protocol=4))
     got = _verdicts(_serving(root))
     assert got["train-lib"] == "unreachable"
+
+
+def test_a_model_from_outside_keeps_what_the_projects_model_writers_use(tmp_path: Path) -> None:
+    """Served code unpickles a model the project does not ship; the training script that writes such
+    models imports sklearn: unpickling its output needs sklearn, so it is no dev-only cut. What the
+    writer imports for plotting is no model library and stays dev-only."""
+    serve = "import os\nimport fastapi\nimport joblib\nmodel = joblib.load(os.environ['MODEL_PATH'])\n"
+    train = ("import joblib\nimport matplotlib.pyplot as plt\nfrom sklearn.linear_model import LogisticRegression\n"
+             "model = LogisticRegression().fit([[0], [1]], [0, 1])\njoblib.dump(model, 'artifacts/model.joblib')\n")
+    root = _project(tmp_path, serve, {"scripts/train_model.py": train,
+                                      "requirements.txt": "fastapi\njoblib\nscikit-learn\nmatplotlib\n"})
+    report = _serving(root)
+    got = _verdicts(report)
+    assert got["scikit-learn"] == "implicit" and got["matplotlib"] == "dev-only"
+    sklearn = next(d for d in report["distributions"] if d["name"] == "scikit-learn")
+    detail = " ".join(e["detail"] for e in sklearn["evidence"])
+    assert "app/serve.py:4 joblib.load loads a model the project does not ship" in detail
+    assert "scripts/train_model.py writes models with sklearn" in detail

@@ -84,9 +84,9 @@ def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> 
 
 def model_loader_patterns() -> SignalPatterns:
     """Model-loading calls and model-file names (whether a served model's origin is known)."""
-    from depslim.imports.pickles import loader_patterns
+    from depslim.imports.pickles import model_call_patterns
 
-    return loader_patterns()
+    return model_call_patterns()
 
 
 def extra_signal_patterns() -> SignalPatterns:
@@ -216,6 +216,7 @@ class Reach:
     unreached_implicit: Mapping[str, Sequence[Evidence]] = field(default_factory=dict)
     followed: tuple[tuple[str, int, str], ...] = ()  # launches followed into (file, line, command)
     commands: tuple[tuple[str, int, int, tuple[str, ...]], ...] = ()  # (file, line, end line, words) code runs
+    foreign_loads: tuple[tuple[str, int, str], ...] = ()  # reached model loads of files the project lacks
 
     def reached_path(self, path: str) -> bool:
         if self.modules is None or self.scan is None:
@@ -260,13 +261,14 @@ def reach_for(options: AnalyzeOptions, scan_result: ScanResult | None) -> tuple[
     start |= pickled_modules(scan_result)
     followed = follow_launches(scan_result, options.project, start)
     startup = startup_strings(options.project, options.serving_dockerfile)
-    unknown = [*followed.unknown, *foreign_model_loads(scan_result, followed.modules, startup, options.project)]
+    foreign = foreign_model_loads(scan_result, followed.modules, startup, options.project)
+    unknown = [*followed.unknown, *foreign]
     if unknown:
         where = "; ".join(f"{path}:{line} ({what})" for path, line, what in unknown[:3])
         warnings.append(f"reachability is incomplete: reached code starts code it names at run time ({where}); "
                         "nothing is treated as unreachable")
         return Reach(options.scope, tuple(chosen), None, scan_result, followed=followed.followed,
-                     commands=followed.commands), warnings
+                     commands=followed.commands, foreign_loads=tuple(foreign)), warnings
     return Reach(options.scope, tuple(chosen), followed.modules, scan_result, followed=followed.followed,
                  commands=followed.commands), warnings
 
@@ -329,6 +331,34 @@ def foreign_model_loads(scan_result: ScanResult, modules: frozenset[str], startu
         if not known:
             found.append((sig.location.path, sig.location.line, f"{sig.value} loads a model the project does not ship"))
     return found
+
+
+def model_writer_needs(scan_result: ScanResult, foreign: Sequence[tuple[str, int, str]],
+                       mapper: Mapper) -> dict[str, list[Evidence]]:
+    """Served code loads a model the project does not ship, so what it holds cannot be read; the
+    project's own code that writes models (`joblib.dump` in a training script) is the evidence left.
+    The model libraries such a file imports stay, with the load and the import as evidence: a
+    training script's sklearn is exactly what unpickling its LogisticRegression needs."""
+    from depslim.imports.pickles import writer_patterns
+
+    if not foreign:
+        return {}
+    writers = writer_patterns()
+    files = {sig.location.path for sig in scan_result.signals if sig.kind != "string"
+             and any(sig.value == a or sig.value.startswith(a + ".") for a in writers.attributes)}
+    path, line, what = foreign[0]
+    needs: dict[str, list[Evidence]] = defaultdict(list)
+    for ref in scan_result.imports:
+        top = ref.module.partition(".")[0]
+        if ref.location.path not in files or top not in writers.libraries:
+            continue
+        for name in mapper.map(ref.module).distributions:
+            evidence = Evidence(ref.location.path, ref.location.line, "implicit",
+                                f"{path}:{line} {what}; {ref.location.path} writes models with {top}: "
+                                "kept in case the served model is one of them")
+            if evidence not in needs[name]:
+                needs[name].append(evidence)
+    return dict(needs)
 
 
 def pickled_modules(scan_result: ScanResult) -> set[str]:
@@ -708,6 +738,11 @@ def build_report(
         from depslim.implicit import with_pickled_needs
 
         implicit = with_pickled_needs(implicit, scan_result, mapper, declared.keys(), installed.keys())
+    if scan_result is not None and reach.foreign_loads:  # a model from outside: its writers' libraries
+        merged = {name: list(evidence) for name, evidence in implicit.items()}
+        for name, evidence in model_writer_needs(scan_result, reach.foreign_loads, mapper).items():
+            merged.setdefault(name, []).extend(e for e in evidence if e not in merged.get(name, []))
+        implicit = merged
     unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
     reach = dataclasses.replace(reach, unreached_implicit=unreached)
     decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}

@@ -159,6 +159,28 @@ def loader_patterns() -> SignalPatterns:
     return SignalPatterns(attributes=frozenset(data["attributes"]), strings=(data["string"],))
 
 
+def model_call_patterns() -> SignalPatterns:
+    """Loaders and writers together: what the scan reports for `core` to weigh a model's origin."""
+    loaders = loader_patterns()
+    return SignalPatterns(attributes=loaders.attributes | writer_patterns().attributes, strings=loaders.strings)
+
+
+@dataclass(frozen=True)
+class Writers:
+    """Calls that write a pickled model, and the libraries such a model's objects come from."""
+
+    attributes: frozenset[str]
+    libraries: frozenset[str]
+
+
+@cache
+def writer_patterns() -> Writers:
+    """`[writers]`: what tells which model libraries an unshipped model may hold (see core.model_writer_needs)."""
+    data = load_data("model_files").get("writers", {})
+    check_keys(data, required=("attributes", "libraries"), where=f"{_WHERE} [writers]")
+    return Writers(frozenset(data["attributes"]), frozenset(data["libraries"]))
+
+
 def candidate_suffixes() -> tuple[str, ...]:
     """Lower-cased name endings that make a file worth sniffing (`churn.pkl`, `model.joblib.gz`)."""
     return _knowledge().suffixes
