@@ -210,3 +210,24 @@ def test_locator_honours_requires_python_as_pip_does(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(loc, "candidates", lambda name: files[:2])
     assert loc.best("xgboost-cpu").filename.split("-")[1] == "3.2.0"
     assert loc.best("xgboost-cpu==3.4.1") is None
+
+
+def test_an_index_url_with_credentials_is_read_with_basic_auth_and_never_echoed(tmp_path: Path) -> None:
+    """`--extra-index-url https://user:TOKEN@host/simple` (pip's form): urllib read TOKEN@host as a port
+    (`InvalidURL: nonnumeric port`, exit 3, the token in the message). The userinfo becomes a Basic
+    Authorization header, as pip sends it; a failure names the URL with the credentials masked."""
+    from pyindex import serve_index as serve_auth_index
+
+    from depslim.wheelsize import WheelSizeError
+
+    w = tmp_path / "w"
+    big_wheel(w, "heavy", "1.0")
+    with serve_auth_index(w, auth=("ci", "s3cr3tTOKEN123")) as index:
+        loc = WheelLocator(index_urls=(index.url_with_auth("ci", "s3cr3tTOKEN123"),), platform="linux/amd64",
+                           python="3.11")
+        best = loc.best("heavy")
+        assert best is not None and not loc.errors
+        assert wheel_info(best.url).installed_bytes == zip_sum(next(w.glob("*.whl")))
+        with pytest.raises(WheelSizeError) as caught:
+            project_files(index.url_with_auth("ci", "wrongTOKEN456"), "heavy")
+        assert "HTTP 401" in str(caught.value) and "wrongTOKEN456" not in str(caught.value)

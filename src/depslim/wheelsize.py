@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from email.parser import HeaderParser
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag, compatible_tags, cpython_tags
@@ -48,7 +48,15 @@ _USER_AGENT = "depslim-wheelsize (+https://github.com/depslim)"
 
 
 class WheelSizeError(DepslimError):
-    """The wheel or index could not be read (network, format); callers fall back to estimates."""
+    """The wheel or index could not be read (network, format); callers fall back to estimates.
+
+    Its message names the URL, and an index URL may carry credentials: they are masked here, once,
+    for every place that raises it."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        from depslim.redact import redact
+
+        super().__init__(redact(message), hint)
 
 
 @dataclass
@@ -131,7 +139,7 @@ class RangeSource:
         import urllib.error
         import urllib.request
 
-        request = urllib.request.Request(self.url, headers={"Range": header, "User-Agent": _USER_AGENT})
+        request = authorized_request(self.url, {"Range": header, "User-Agent": _USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 body = response.read()
@@ -148,7 +156,7 @@ class RangeSource:
                 self._whole = body
                 self._size = len(body)
                 return body
-        except (urllib.error.URLError, OSError) as exc:
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: http.client.InvalidURL
             raise WheelSizeError(f"{self.url}: {exc}") from None
 
     def tail(self, length: int) -> bytes:
@@ -354,6 +362,33 @@ def _url2pathname(path: str) -> str:
     return urllib.request.url2pathname(path)
 
 
+def authorized_request(url: str, headers: dict[str, str]) -> Any:
+    """A request for `url` with its userinfo moved into a Basic Authorization header, as pip sends it:
+    urllib reads `user:token@host` as a host with a port (`InvalidURL: nonnumeric port`), and a URL
+    that keeps its credentials ends up in error messages."""
+    import base64
+    import urllib.request
+
+    parts = urllib.parse.urlsplit(url)
+    if "@" not in parts.netloc:
+        return urllib.request.Request(url, headers=headers)
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
+    clean = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    basic = "Basic " + base64.b64encode(token).decode()
+    return urllib.request.Request(clean, headers={**headers, "Authorization": basic})
+
+
+def _with_userinfo(final: str, asked: str) -> str:
+    """`final` (where the index answered) with the credentials of `asked` when it is the same host: the
+    page's file links resolve against it, and pip sends an index's credentials to its own host's files."""
+    have, want = urllib.parse.urlsplit(final), urllib.parse.urlsplit(asked)
+    if "@" not in want.netloc or "@" in have.netloc or have.netloc != want.netloc.rpartition("@")[2]:
+        return final
+    return urllib.parse.urlunsplit(have._replace(netloc=want.netloc))
+
+
 def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tuple[bytes, str, str]:
     import urllib.request
 
@@ -363,7 +398,7 @@ def _fetch(url: str, accept: str, counter: FetchCounter, timeout: float) -> tupl
         if path.is_dir():
             path = path / "index.html"
         return read_bytes(path), "text/html", path.as_uri()
-    request = urllib.request.Request(url, headers={"Accept": accept, "User-Agent": _USER_AGENT})
+    request = authorized_request(url, {"Accept": accept, "User-Agent": _USER_AGENT})
     with urllib.request.urlopen(request, timeout=timeout) as response:
         body = response.read()
         counter.requests += 1
@@ -382,11 +417,12 @@ def project_files(
     accept = "application/vnd.pypi.simple.v1+json, text/html;q=0.1"
     try:
         body, content_type, final_url = _fetch(url, accept, counter, timeout)
+        final_url = _with_userinfo(final_url, url)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return []
         raise WheelSizeError(f"{url}: HTTP {exc.code}") from None
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:  # ValueError: http.client.InvalidURL
         raise WheelSizeError(f"{url}: {exc}") from None
     if "json" in content_type:
         # PEP 691 JSON from an index depslim does not control: read through depslim.jsonshape
