@@ -78,8 +78,12 @@ def test_cli_audit_dockerfile_only_and_sarif(tmp_path: Path) -> None:
     assert json.loads(sarif.output)["version"] == "2.1.0"
     out = tmp_path / "audit.md"
     runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
-    again = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
-    assert again.exit_code == 2 and "--force" in again.output
+    again = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-o", str(out)])
+    assert again.exit_code == 0 and out.read_text().startswith("<!-- depslim: generated")  # own report, .md
+    user = tmp_path / "notes.md"
+    user.write_text("mine\n")
+    refused = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-o", str(user)])
+    assert refused.exit_code == 2 and "--force" in refused.output and user.read_text() == "mine\n"
     bad = runner.invoke(cli, ["audit", str(tmp_path), "--dockerfile-only"])
     assert bad.exit_code == 2 and "Dockerfile" in bad.output and "Traceback" not in bad.output
 

@@ -173,25 +173,23 @@ def _jsonable(value: object) -> bool:
     return True
 
 
-def render_terminal(table: AuditTable, width: int = 140) -> str:
-    from rich.table import Table
+def render_terminal(table: AuditTable, width: int = 100, color: bool = False) -> str:
+    """The audit table at `width` columns; a list below the width it needs (see report.terminal.rows)."""
+    from rich.markup import escape
 
-    from depslim.redact import console as redacting_console
+    from depslim.report.base import RenderOptions
+    from depslim.report.terminal import new_console, rows
 
     out = StringIO()
-    console = redacting_console(file=out, width=width, highlight=False, force_terminal=False, color_system=None)
-    grid = Table(title="depslim audit", show_lines=False)
-    grid.add_column("Finding", overflow="fold", ratio=4)
-    grid.add_column("Owner", no_wrap=True)
-    grid.add_column("Fix", overflow="fold", ratio=4)
-    grid.add_column("Savings", justify="right", no_wrap=True)
+    console = new_console(RenderOptions(width=width, color=color), out)
+    cells = []
     for row in table.rows:
         f = row.finding
         where = f.evidence[0] if f.evidence and f.evidence[0].path else None
         title = f.title + (f"\n{where.path}:{where.line}" if where and where.line else "")
-        grid.add_row(title, f.owner.value, f.fix, row.savings_text)
-    console.print(grid)
+        cells.append((escape(title), f.owner.value, escape(f.fix), row.savings_text))
+    rows(console, "depslim audit", ("Finding", "Owner", "Fix", "Savings"), cells, right=("Savings",))
     console.print(f"current {human(table.current_bytes)} ({table.current_source}); savings {human(table.savings_bytes)}"
                   + (f" (~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
-                  + f"; projected after all fixes {human(table.projected_bytes)}")
+                  + f"; projected after all fixes {human(table.projected_bytes)}", soft_wrap=True)
     return out.getvalue()

@@ -41,7 +41,8 @@ def _default_inputs(root: Path) -> list[Path]:
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--backend", type=click.Choice(["pip-tools", "uv"]), default=None,
               help="Resolver to drive (default pip-tools; uv can lock for another platform).")
-@click.option("--python", "python_version", default=None, help="Target Python, e.g. 3.11.")
+@click.option("--python-version", "--python", "python_version", default=None,
+              help="Target Python version, e.g. 3.11 (`python-version` in the config; `python` there is an interpreter).")
 @click.option("--platform", "plat", default=None, help="Target platform, e.g. linux/amd64.")
 @click.option("--image", metavar="REF", default=None,
               help="Take the target Python and platform from this image (archive, OCI layout, docker:NAME).")

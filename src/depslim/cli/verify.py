@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import emit, output_options, project_options, refuse_overwrite
-from depslim.verify.report import FORMATS
+from depslim.cli.options import output_options, project_options, resolve_output, write_report
 
 
 def _build_args(values: tuple[str, ...]) -> dict[str, str]:
@@ -40,7 +39,7 @@ def _build_args(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--memory", default="4g", show_default=True, help="Memory limit of the verification containers.")
 @click.option("--cpus", default="2", show_default=True, help="CPU limit of the verification containers.")
 @project_options
-@output_options(list(FORMATS))
+@output_options("verify")
 def command(path: Path, **params: Any) -> None:
     """Build the slim image and prove it: import every first-party module the image's command reaches
     (each in a fresh interpreter), check every implicit need (servers on PATH, drivers, engines, the
@@ -57,10 +56,8 @@ def command(path: Path, **params: Any) -> None:
     from depslim.errors import EXIT_GATE_FAILED
     from depslim.verify import VerifyOptions, verify
     from depslim.verify.engine import Limits
-    from depslim.verify.report import render
 
-    fmt, output, force = params["fmt"], params["output"], bool(params["force"])
-    refuse_overwrite(output, force=force)
+    out = resolve_output("verify", params["fmt"], params["output"], force=bool(params["force"]))
     config = project_config(path if path.is_dir() else None, params["config_file"])
     options = VerifyOptions(
         project=path, image=params["image"], build=bool(params["build"]), dockerfile=params["dockerfile"],
@@ -71,8 +68,8 @@ def command(path: Path, **params: Any) -> None:
         exclude=tuple(params["exclude"]), requirements=tuple(params["requirements"]), config=config,
         cache_dir=None if params["no_cache"] else default_cache_dir(),
     )
-    with progress_for_terminal(fmt == "terminal" or output is not None) as progress:
+    with progress_for_terminal(True) as progress:
         report = verify(options, progress=progress)
-    emit(render(report, fmt), output, force=force)
+    write_report(out, report)
     if not report.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)

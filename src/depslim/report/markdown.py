@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
 from depslim.redact import clip
+from depslim.report.base import Format, RenderOptions
 from depslim.verdicts import is_cut
 
 MAX_COMMENT_CHARS = 65_536  # GitHub's limit for an issue or pull-request comment body
@@ -569,13 +571,31 @@ def render(
     raise TypeError(f"cannot render {type(obj).__name__} as Markdown")
 
 
-@dataclass(frozen=True)
-class MarkdownFormat:
-    """The `markdown` format (Format protocol); carries link settings and the size limit."""
+def _links(options: RenderOptions) -> Links | None:
+    return links_from(options.repository_url, ref=options.ref, prefix=options.prefix)
 
-    links: Links | None = None
-    limit: int = MAX_COMMENT_CHARS
-    name: str = field(default="markdown", init=False)
 
-    def render(self, report: Report | CheckResult | DiffReport) -> str:
-        return render(report, links=self.links, limit=self.limit)
+def _report(kind: str) -> Callable[[Any, RenderOptions], str]:
+    """analyze/check/diff: links and the comment-size budget come from the options."""
+    def call(value: Any, options: RenderOptions) -> str:
+        return render(value, links=_links(options), limit=options.markdown_limit)
+
+    call.__name__ = f"render_{kind}"
+    return call
+
+
+def _lazy(module: str) -> Callable[[Any, RenderOptions], str]:
+    """audit, estimate, image, verify: their own `render_markdown`, imported on first use."""
+    def call(value: Any, options: RenderOptions) -> str:
+        import importlib
+
+        return str(importlib.import_module(module).render_markdown(value))
+
+    return call
+
+
+FORMAT = Format("markdown", (".md", ".markdown"), {
+    "analyze": _report("analyze"), "check": _report("check"), "diff": _report("diff"),
+    "audit": _lazy("depslim.audit"), "estimate": _lazy("depslim.estimate"), "image": _lazy("depslim.imagedoc"),
+    "verify": _lazy("depslim.verify.report"),
+}, comment="<!--")
