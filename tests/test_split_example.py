@@ -55,7 +55,7 @@ def test_example_split_reasons_dev_file_cut_list_and_idempotence(project: Path) 
 
 def test_apply_swaps_from_config_is_honoured(project: Path) -> None:
     pyproject = project / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text() + 'apply-swaps = ["swap:not-a-rule"]\n')
+    pyproject.write_text(pyproject.read_text() + 'swap = ["swap:not-a-rule"]\n')  # one swap: `swap`
     code, out = _run(str(project))
     assert code == 2
     assert "no swap finding 'swap:not-a-rule'" in out

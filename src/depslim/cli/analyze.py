@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from depslim.cachedir import cache_root
-from depslim.cli.config import apply_config, project_config
+from depslim.cli.config import analysis_config
 from depslim.cli.options import (
     output_options,
     project_options,
@@ -27,18 +27,15 @@ def default_cache_dir() -> Path:
 
 
 @click.command(name="analyze")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
 @target_options
 @project_options
 @scope_option("all")
 @click.option("--repository-url", metavar="URL", help="Link file:line in Markdown to this repository.")
 @output_options("analyze")
-@click.pass_context
-def command(ctx: click.Context, **params: Any) -> None:
+def command(**p: Any) -> None:
     """Scan PATH's imports, measure the target, give every dependency a verdict with evidence."""
-    root = Path(str(params["path"]))
-    config = project_config(root if root.is_dir() else None, params["config_file"])
-    p = apply_config(ctx, params, config)
+    root = Path(str(p["path"]))
     out = resolve_output("analyze", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"])
     options = AnalyzeOptions(
         project=root,
@@ -50,7 +47,7 @@ def command(ctx: click.Context, **params: Any) -> None:
         script_paths=tuple(p["script_paths"]) or None,
         exclude=tuple(p["exclude"]),
         cache_dir=None if p["no_cache"] else default_cache_dir(),
-        config=config,
+        config=analysis_config(),
         scope=Scope(str(p["scope"])),
     )
     with progress_for_terminal(out.terminal or out.path is not None) as progress:

@@ -23,7 +23,7 @@ from depslim.model import Evidence, Finding, Owner, TargetInfo
 
 
 @click.command(name="audit")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
 @target_options
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Use a saved `depslim analyze --format json` report instead of analyzing.")
@@ -62,13 +62,13 @@ def _collect(path: Path, given: Target, report_file: Path | None, dockerfile_onl
         return audit_dockerfile(dockerfile), None
     if report_file is not None:
         return _from_json(report_file)
-    from depslim.cli.config import project_config
+    from depslim.cli.config import analysis_config
     from depslim.core import AnalyzeOptions, analyze
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
     options = AnalyzeOptions(project=path, image=given.image, platform=given.platform, python=given.python,
-                             config=project_config(path, config_file))
+                             config=analysis_config())
     result = analyze(options)
     target = result.target
     if not any(isinstance(target.totals.get(k), int) for k in audit_totals_keys()):

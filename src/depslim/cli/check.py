@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.config import apply_config, project_config
+from depslim.cli.config import analysis_config
 from depslim.cli.options import config_option, output_options, resolve_output, target_options, write_report
 from depslim.errors import EXIT_GATE_FAILED, DepslimError, InputError
 from depslim.gate import Budgets, LockStatus, budgets_from, evaluate
@@ -23,7 +23,7 @@ _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 
 
 @click.command(name="check")
-@click.argument("path", type=click.Path(path_type=Path), required=False)
+@click.argument("path", type=click.Path(path_type=Path), required=False, is_eager=True)
 @target_options
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Gate an existing `depslim analyze --format json` report instead of analysing.")
@@ -46,16 +46,13 @@ _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 @config_option
 @output_options("check")
 @click.pass_context
-def command(ctx: click.Context, **params: Any) -> None:
+def command(ctx: click.Context, **p: Any) -> None:
     """Gate PATH (or an image) on size budgets, forbidden packages, unused deps and lock freshness."""
-    path: Path | None = params["path"]
-    if path is None and not params["image"] and not params["report_file"]:
+    path: Path | None = p["path"]
+    if path is None and not p["image"] and not p["report_file"]:
         path = Path(".")
     if path is not None and not path.is_dir():
         raise InputError(path, "no such project directory")
-    # With --report or --image alone, budgets still come from the config of the current folder.
-    config = project_config(path or Path("."), params["config_file"])
-    p = apply_config(ctx, params, config)
     budgets = budgets_from(
         {key.replace("_", "-"): p[key] for key in (
             "max_image_bytes", "max_python_bytes", "max_waste_bytes", "max_waste_percent", "forbid",
@@ -70,7 +67,7 @@ def command(ctx: click.Context, **params: Any) -> None:
         )
     out = resolve_output("check", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"],
                          prefix=_repo_prefix(path), markdown_limit=p["markdown_limit"])
-    report = _measure(p, path, config, out.terminal)
+    report = _measure(p, path, analysis_config(), out.terminal)
     lock = _lock_status(path, p["lock_input"]) if budgets.lock_fresh else None
     result = evaluate(report, budgets, lock, allow_unmeasured=bool(p["allow_unmeasured"]))
     write_report(out, result)

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import output_options, resolve_output, target_options, write_report
+from depslim.cli.options import config_option, environment_options, output_options, resolve_output, write_report
 from depslim.diffing import (
     DiffReport,
     diff_pins,
@@ -41,17 +41,16 @@ _PIN_SUFFIXES = (".txt", ".in", ".toml")
               help="Analyse two git revisions of the project (e.g. main..HEAD; main...HEAD uses the merge base).")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --git: the project folder inside the repository.")
-@target_options
+@environment_options
 @click.option("--repository-url", metavar="URL", help="Link file:line in Markdown (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
               help="Character budget for --format markdown (GitHub's comment limit by default).")
+@config_option
 @output_options("diff")
 def command(**p: Any) -> None:
     """Compare BASE and HEAD: distributions added, removed, upgraded and swapped, with byte deltas."""
     head_sha: str | None = None
     prefix = ""
-    if p["image"]:
-        raise click.UsageError("diff compares two targets: give two images as BASE HEAD, not --image")
     out = resolve_output("diff", p["fmt"], p["output"], force=p["force"])
     if p["git_range"]:
         if p["base"] or p["head"]:

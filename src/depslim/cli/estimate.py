@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from depslim.cli.options import allow_build_option, output_options, resolve_output, ui, write_report
+from depslim.cli.options import allow_build_option, config_option, output_options, resolve_output, ui, write_report
 
 
 @click.command(name="estimate")
@@ -20,10 +20,11 @@ from depslim.cli.options import allow_build_option, output_options, resolve_outp
 @click.option("--find-links", "find_links", multiple=True, help="Directory or URL with wheels (repeatable).")
 @click.option("--isolated", is_flag=True, help="Ignore pip's config files and PIP_* variables.")
 @allow_build_option
+@config_option
 @output_options("estimate")
 def command(requirements: Path, platform: str, python: str, index_url: str | None,
             extra_index_url: tuple[str, ...], find_links: tuple[str, ...], isolated: bool, allow_build: bool,
-            fmt: str | None, output: Path | None, force: bool) -> None:
+            config_file: Path | None, fmt: str | None, output: Path | None, force: bool) -> None:
     """What REQUIREMENTS weighs once installed: sizes read from each wheel's zip central directory."""
     from depslim import estimate as est
 

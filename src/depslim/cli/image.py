@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from depslim.cli.options import output_options, resolve_output, write_report
+from depslim.cli.options import config_option, output_options, resolve_output, write_report
 from depslim.cli.progress import progress_for_terminal
 from depslim.imagedoc import build_document
 from depslim.targets.image import open_image
@@ -21,8 +21,10 @@ __all__ = ["build_document", "command"]
 @click.command("image")
 @click.argument("ref")
 @click.option("--platform", default=None, help="Platform of a multi-platform image, e.g. linux/amd64.")
+@config_option
 @output_options("image")
-def command(ref: str, platform: str | None, fmt: str | None, output: Path | None, force: bool) -> None:
+def command(ref: str, platform: str | None, config_file: Path | None, fmt: str | None, output: Path | None,
+            force: bool) -> None:
     """Measure an image: layers, per-distribution sizes and waste findings.
 
     REF is a docker-archive or oci-archive tar, an OCI layout directory, or an image in the

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from depslim.cli.config import config_option
 from depslim.errors import WriteRefused
 from depslim.fsio import atomic_write
 from depslim.inputfile import read_text
@@ -209,21 +210,22 @@ def refuse_overwrite(output: Path | None, *, force: bool) -> None:
 # means the same thing (and has the same help) everywhere.
 
 
-def target_options(func: Any) -> Any:
-    """`--image`, `--platform`, `--python`: where installed packages are measured."""
+def environment_options(func: Any) -> Any:
+    """`--python`, `--platform`: the interpreter measured, the platform of a multi-platform image.
+
+    `diff` takes these alone (its two images are its arguments); every other measuring command takes
+    `target_options`. A new target option is added here once."""
     func = click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
                         help="Measure another interpreter's environment (its python executable).")(func)
-    func = click.option("--platform", metavar="OS/ARCH",
+    return click.option("--platform", metavar="OS/ARCH",
                         help="Platform of a multi-platform image, e.g. linux/amd64.")(func)
-    func = click.option("--image", metavar="REF",
+
+
+def target_options(func: Any) -> Any:
+    """`--image`, `--platform`, `--python`: where installed packages are measured."""
+    func = environment_options(func)
+    return click.option("--image", metavar="REF",
                         help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")(func)
-    return func
-
-
-def config_option(func: Any) -> Any:
-    """`--config FILE`: the depslim config (default: the project's depslim.toml or pyproject.toml)."""
-    return click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                        help="depslim config file (default: the project's depslim.toml or pyproject.toml).")(func)
 
 
 def project_options(func: Any) -> Any:
@@ -255,3 +257,6 @@ def allow_build_option(func: Any) -> Any:
              "input names (runs their setup.py or build backend). Without it depslim refuses them: it runs "
              "no code of what it analyses.",
     )(func)
+
+
+__all__ = ["config_option", "output_options", "project_options", "resolve_output", "target_options", "write_report"]

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from depslim.cli.options import scope_option
+from depslim.cli.config import analysis_config
+from depslim.cli.options import config_option, scope_option, target_options, ui_options
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.model import Scope
-
-
-def _load_config(root: Path, config_file: Path | None) -> Any:
-    from depslim.config import load_config
-
-    return load_config(root, config_file)
 
 
 def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -29,11 +23,8 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 
 
 @click.command(name="split")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
-@click.option("--image", metavar="REF", help="Pin to the versions installed in this image.")
-@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image.")
-@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-              help="Pin to another interpreter's environment.")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
+@target_options
 @click.option("-r", "--requirements", multiple=True, type=click.Path(path_type=Path),
               help="Declaration files to read (default: auto-detected, depslim's own outputs excluded).")
 @scope_option("all")
@@ -43,7 +34,8 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
               show_default=True, help="Write requirements files, or edit pyproject.toml in place.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the files (default: PATH).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@config_option
+@ui_options
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @click.pass_context
 def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
@@ -61,15 +53,9 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    config = _load_config(path, config_file)
-    configured = config.get("apply-swaps", "split")
-    if not apply_swaps and not swap_ids and configured:
-        apply_swaps = configured is True
-        swap_ids = () if configured is True else tuple(str(s) for s in configured)
-    options = AnalyzeOptions(project=path, image=image or config.get("image", "split"),
-                             platform=platform or config.get("platform", "split"),
-                             python=python, requirements=_declaration_files(path, requirements),
-                             config=dict(config.values), scope=Scope(scope))
+    options = AnalyzeOptions(project=path, image=image, platform=platform, python=python,
+                             requirements=_declaration_files(path, requirements), config=analysis_config(),
+                             scope=Scope(scope))
     with progress_for_terminal(True) as progress:
         report = analyze(options, progress)
     declared = read_declared(options)

@@ -18,7 +18,16 @@ from urllib.parse import quote
 
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
-from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
+from depslim.model import (
+    IMPORT_FINDING_CODES,
+    DistributionReport,
+    Evidence,
+    Finding,
+    Location,
+    Report,
+    Verdict,
+    import_findings_title,
+)
 from depslim.redact import clip
 from depslim.report.base import Format, RenderOptions
 from depslim.verdicts import is_cut
@@ -303,7 +312,7 @@ def render_report(
             f"<b>Findings</b> ({_num(len(others))}, {format_bytes(measured)} measured savings)", others, links
         ))
     if problems:
-        sections.append(_findings_section(f"<b>Import problems</b> ({_num(len(problems))})", problems, links))
+        sections.append(_findings_section(import_findings_title(problems, ("<b>", "</b>")), problems, links))
     heavy = [d for d in _needed(report) if d.installed]
     heavy.sort(key=lambda d: (-d.size_bytes, d.name))
     needed_names = {d.name for d in heavy}

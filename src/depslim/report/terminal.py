@@ -17,7 +17,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.tree import Tree
 
-from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report
+from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report, import_findings_title
 from depslim.redact import console as redacting_console
 from depslim.report.base import Format, RenderOptions
 from depslim.units import human_bytes
@@ -152,7 +152,7 @@ def render_analyze(report: Report, options: RenderOptions) -> str:
     if cut:
         cut_rows(console, cut)
     if problems:
-        findings_rows(console, "Import problems", problems)
+        findings_rows(console, import_findings_title(problems), problems)
     if other:
         findings_rows(console, "Other findings", other)
     tree = runtime_tree(report)
