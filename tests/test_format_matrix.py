@@ -127,3 +127,32 @@ def test_verify_renders_in_every_format() -> None:
     report = VerifyReport("proj", ImageFacts("x:1", 1000, "app", "3.11", ("python", "-m", "app")), ())
     for name in registry.formats_for("verify"):
         assert registry.get(name).render("verify", report).strip()
+
+
+def test_a_package_is_cut_or_swapped_never_both(world: dict[str, Path]) -> None:
+    doc = json.loads(world["report"].read_text())
+    cut = {f["subject"] for f in doc["findings"] if f["code"].startswith("cut-")}
+    swapped = {f["subject"] for f in doc["findings"] if f["code"] == "swap"}
+    assert "opencv-python" in cut and not cut & swapped
+    assert "mlflow" in swapped  # a runtime package still gets its swap
+
+
+def test_summary_counts_match_the_tables(world: dict[str, Path]) -> None:
+    from depslim.model import IMPORT_PROBLEM_CODES
+
+    doc = json.loads(world["report"].read_text())
+    summary = doc["summary"]
+    assert summary["findings"] == len(doc["findings"])
+    assert summary["problems"] == sum(1 for f in doc["findings"] if f["code"] in IMPORT_PROBLEM_CODES)
+    assert summary["cut_count"] == sum(1 for f in doc["findings"] if f["code"].startswith("cut-"))
+    text = CliRunner().invoke(cli, ["analyze", str(EXAMPLE), "--no-cache"]).output
+    assert f"{summary['findings']} ({summary['problems']} import problems)" in text
+    assert f"Import problems ({summary['problems']})" in text
+
+
+def test_check_fails_an_unmeasured_budget_unless_allowed(world: dict[str, Path]) -> None:
+    gate = ["check", "--report", str(world["report"]), "--max-image-bytes", "100MB"]
+    failed = CliRunner().invoke(cli, gate)
+    assert failed.exit_code == 1 and "UNMEASURED" in failed.output and "budgets failed" in failed.output
+    allowed = CliRunner().invoke(cli, [*gate, "--allow-unmeasured"])
+    assert allowed.exit_code == 0, allowed.output

@@ -711,7 +711,7 @@ def build_report(
     unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
     reach = dataclasses.replace(reach, unreached_implicit=unreached)
     decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}
-    from depslim.policy import apply_ignore, apply_keep
+    from depslim.policy import apply_ignore, apply_keep, cut_or_swapped
 
     decisions, policy_notes = apply_keep(decisions, options.config or {}, reach.scope, "depslim config")
 
@@ -769,7 +769,8 @@ def build_report(
         config=options.config,
         scope=reach.scope,
     )
-    findings, ignored_notes = apply_ignore(merge_removals(findings + finders(context)), options.config or {})
+    findings, ignored_notes = apply_ignore(cut_or_swapped(merge_removals(findings + finders(context))),
+                                           options.config or {})
     policy_notes += ignored_notes
 
     unmeasured = [

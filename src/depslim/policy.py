@@ -68,3 +68,10 @@ def apply_ignore(findings: Sequence[Finding], config: Mapping[str, Any]) -> tupl
             reason = f": {ignore[pattern]}" if ignore[pattern] else ""
             notes.append(f"config ignores {count} finding(s) matching {pattern!r}{reason}")
     return kept_findings, notes
+
+
+def cut_or_swapped(findings: Sequence[Finding]) -> list[Finding]:
+    """A package on the cut list gets no swap proposal: cutting it saves more than swapping it, and
+    one package with two fixes that contradict each other is a report nobody can act on."""
+    cut = {canonicalize_name(f.subject) for f in findings if f.code.startswith("cut-")}
+    return [f for f in findings if not (f.code == "swap" and canonicalize_name(f.subject) in cut)]
