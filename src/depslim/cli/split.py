@@ -34,13 +34,18 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
               show_default=True, help="Write requirements files, or edit pyproject.toml in place.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the files (default: PATH).")
+@click.option("--pin/--no-pin", default=None,
+              help="Pin declared packages to the installed versions [default: pin for requirements files; "
+                   "keep the declared specifiers for --to pyproject, a library's ranges are its users'].")
+@click.option("--dry-run", is_flag=True, help="Show the change as a unified diff; write nothing.")
 @config_option
 @ui_options
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @click.pass_context
 def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
-            output_dir: Path | None, config_file: Path | None, force: bool, scope: str) -> None:
+            output_dir: Path | None, config_file: Path | None, force: bool, scope: str, pin: bool | None,
+            dry_run: bool) -> None:
     """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
     from rich.markup import escape
 
@@ -60,7 +65,7 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
         report = analyze(options, progress)
     declared = read_declared(options)
     swaps = select_swaps(report, apply_all=apply_swaps, ids=swap_ids)
-    result = plan_split(report, declared, swaps, SplitOptions())
+    result = plan_split(report, declared, swaps, SplitOptions(pin=(to == "requirements") if pin is None else pin))
     out_dir = output_dir or path
     console = redacting_console(stderr=True, highlight=False)
 
@@ -82,6 +87,9 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
         writes = [(out_dir / "requirements-base.txt", result.base_text, force),
                   (out_dir / "requirements-dev.txt", result.dev_text, force),
                   (out_dir / "depslim-cuts.md", result.cuts_text, force)]
+    if dry_run:
+        click.echo(preview(writes), nl=False)
+        return
     for target, text, allowed in writes:  # refuse before anything is written
         if target.name != "pyproject.toml":
             check_overwrite(target, text, force=allowed)
@@ -100,3 +108,19 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
                   + (f", {optional} optional (left out)" if optional else ""))
     for note in result.notes:
         console.print(f"[dim]note:[/] {escape(note)}")
+
+
+def preview(writes: list[tuple[Path, str, bool]]) -> str:
+    """What `--dry-run` shows: a unified diff per file that would change (new files against nothing)."""
+    import difflib
+
+    from depslim.redact import redact
+
+    out: list[str] = []
+    for target, text, _ in writes:
+        old = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if old == text:
+            continue
+        out += difflib.unified_diff(old.splitlines(keepends=True), redact(text).splitlines(keepends=True),
+                                    fromfile=f"a/{target}" if old else "/dev/null", tofile=f"b/{target}")
+    return "".join(out) or "no changes\n"
