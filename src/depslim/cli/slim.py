@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import allow_build_option, project_options, scope_option, target_options
+from depslim.cli.options import allow_build_option, project_options, scope_option, target_options, ui_options
 
 
 @click.command(name="slim")
@@ -29,6 +29,7 @@ from depslim.cli.options import allow_build_option, project_options, scope_optio
               help="Where to write the files (default: PATH).")
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @allow_build_option
+@ui_options
 def command(path: Path, **params: Any) -> None:
     """Write Dockerfile.depslim (multi-stage, non-root, hash-pinned), requirements-slim.txt, its lock and
     depslim-slim.md from the evidence; merge depslim's entries into .dockerignore.

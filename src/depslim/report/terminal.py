@@ -158,11 +158,13 @@ def render_analyze(report: Report, options: RenderOptions) -> str:
     tree = runtime_tree(report)
     if tree is not None:
         console.print(tree)
+    shown = None if options.verbose else 10  # --verbose: every note, not the first few
     if report.unmeasured:
-        notes = ", ".join(f"{u.name} ({u.reason})" for u in report.unmeasured[:10])
-        more = len(report.unmeasured) - 10
-        console.print(f"[dim]unmeasured: {escape(notes)}{f' (+{more} more)' if more > 0 else ''}[/]", soft_wrap=True)
-    for warning in report.warnings[:20]:
+        notes = ", ".join(f"{u.name} ({u.reason})" for u in report.unmeasured[:shown])
+        more = len(report.unmeasured) - len(report.unmeasured[:shown])
+        console.print(f"[dim]unmeasured: {escape(notes)}{f' (+{more} more; --verbose)' if more > 0 else ''}[/]",
+                      soft_wrap=True)
+    for warning in report.warnings[: None if options.verbose else 20]:
         console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
     return buffer.getvalue()
 
