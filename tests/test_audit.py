@@ -37,11 +37,57 @@ def test_rows_sorted_by_savings_and_projection_from_target_totals() -> None:
         finding("e", "dockerfile-pip-no-cache-dir", 180 * MB, estimate=True),  # measured as pip-cache
         finding("a", "swap", 600 * MB, subject="mlflow"),  # duplicate id dropped
     ], target)
-    assert [r.finding.id for r in table.rows] == ["b", "a", "d", "c", "e"]
-    assert not table.rows[-1].counted and "measured as pip-cache" in table.rows[-1].savings_text
+    assert [r.finding.id for r in table.rows] == ["b", "a", "d", "e", "c"]  # by savings, counted or not
+    assert not table.rows[3].counted and "measured as pip-cache" in table.rows[3].savings_text
     assert table.savings_bytes == (2200 + 600 + 180) * MB
     assert table.estimated_bytes == 2200 * MB
     assert table.projected_bytes == (5000 - 2980) * MB
+
+
+def test_dockerfile_estimates_never_add_to_a_measured_image() -> None:
+    """The image's waste was measured: a Dockerfile estimate counts neither on top of the measured
+    pip cache nor for a waste the image does not hold."""
+    target = TargetInfo(kind="image", ref="app:1", totals={"image_bytes": 1000 * MB, "waste_bytes": 30 * MB})
+    table = audit_table([
+        finding("pip", "pip-cache", 30 * MB),
+        finding("df-pip", "dockerfile-pip-no-cache-dir", 180 * MB, estimate=True),
+        finding("df-apt", "dockerfile-apt-lists-not-cleaned", 40 * MB, estimate=True),
+    ], target)
+    counted = {r.finding.id: (r.counted, r.note) for r in table.rows}
+    assert counted == {"pip": (True, ""), "df-pip": (False, "measured as pip-cache"),
+                       "df-apt": (False, "not found in the measured image")}
+    assert table.savings_bytes == 30 * MB and table.projected_bytes == 970 * MB
+    assert [r.finding.id for r in table.rows] == ["df-pip", "df-apt", "pip"]  # sorted by savings
+
+
+def test_apt_pkgcache_is_a_cache_not_model_weights(tmp_path: Path) -> None:
+    from tests.imagebuild import File, Image, image_config, layer_tar, write_docker_archive
+
+    layers = [layer_tar([File("/var/cache/apt/pkgcache.bin", b"k" * 60_000_000),
+                         File("/app/model.bin", b"w" * 60_000_000)])]
+    archive = write_docker_archive(tmp_path / "img.tar", Image(layers, image_config(layers, history=["x"])))
+    result = CliRunner().invoke(cli, ["audit", str(tmp_path), "--image", str(archive), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)["rows"]
+    weights = [r["subject"] for r in rows if r["code"] == "model-weights"]
+    assert weights == ["/app/model.bin"]
+    assert any(r["code"] == "apt-cache" for r in rows)
+    savings = [r["savings_bytes"] or 0 for r in rows]
+    assert savings == sorted(savings, reverse=True)
+
+
+def test_audit_takes_the_target_options_of_analyze() -> None:
+    from test_config_cli import command
+
+    audit = {opt for p in command("audit").params for opt in p.opts}
+    analyze = {opt for p in command("analyze").params for opt in p.opts}
+    assert {"--python", "--image", "--platform"} <= audit & analyze
+    import sys
+
+    result = CliRunner().invoke(cli, ["audit", str(EXAMPLE), "--python", sys.executable, "-f", "json"])
+    assert result.exit_code == 0, result.output
+    target = json.loads(result.output)["target"]
+    assert target["kind"] == "environment" and target["ref"] == sys.executable
 
 
 def test_cut_finding_yields_to_removal_on_same_package() -> None:
@@ -78,8 +124,12 @@ def test_cli_audit_dockerfile_only_and_sarif(tmp_path: Path) -> None:
     assert json.loads(sarif.output)["version"] == "2.1.0"
     out = tmp_path / "audit.md"
     runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
-    again = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-f", "markdown", "-o", str(out)])
-    assert again.exit_code == 2 and "--force" in again.output
+    again = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-o", str(out)])
+    assert again.exit_code == 0 and out.read_text().startswith("<!-- depslim: generated")  # own report, .md
+    user = tmp_path / "notes.md"
+    user.write_text("mine\n")
+    refused = runner.invoke(cli, ["audit", str(EXAMPLE), "--dockerfile-only", "-o", str(user)])
+    assert refused.exit_code == 2 and "--force" in refused.output and user.read_text() == "mine\n"
     bad = runner.invoke(cli, ["audit", str(tmp_path), "--dockerfile-only"])
     assert bad.exit_code == 2 and "Dockerfile" in bad.output and "Traceback" not in bad.output
 

@@ -129,9 +129,13 @@ def test_check_image_forbidden_and_formats(image: tuple[Path, dict[str, int]], t
     code, _ = run("check", "--image", str(archive), "--forbid", "jupyter*", "-f", "json", "-o", str(out_file))
     data = json.loads(out_file.read_text())
     assert code == 0 and data["passed"] is True and data["results"][0]["status"] == "pass"
-    # no overwrite without --force
-    code, out = run("check", "--image", str(archive), "--forbid", "jupyter*", "-f", "json", "-o", str(out_file))
-    assert code == 2
+    # depslim's own JSON is replaced (the suffix picks json); a user's JSON file needs --force
+    code, out = run("check", "--image", str(archive), "--forbid", "jupyter*", "-o", str(out_file))
+    assert code == 0 and json.loads(out_file.read_text())["kind"] == "check"
+    users = tmp_path / "package.json"
+    users.write_text('{"name": "web"}\n')
+    code, out = run("check", "--image", str(archive), "--forbid", "jupyter*", "-o", str(users))
+    assert code == 2 and "--force" in out and users.read_text() == '{"name": "web"}\n'
 
 
 def test_check_bad_input_exits_2(tmp_path: Path) -> None:

@@ -156,3 +156,18 @@ def test_diff_two_image_archives(tmp_path: Path) -> None:
     # torch takes its nvidia wheel with it: one contributor, the whole 5 MB less 0.1 MB of numpy growth
     assert data["headline"] == "This PR removes 4.90 MB: torch 2.2.2 removed (+CUDA)."
     assert data["mode"] == "images" and data["image_delta"] < 0
+
+
+def test_declaration_changes_are_listed_at_zero_bytes() -> None:
+    """HEAD declares requests, which base already pulled in through httpx-like deps: 0 bytes, still a change."""
+    from depslim.diffing import DECLARED, UNDECLARED
+
+    base = report([dist("app", size=MB, declared_at=["requirements.txt:1"], requires=["requests"]),
+                   dist("requests", "2.31.0", size=2 * MB)])
+    head = report([dist("app", size=MB, declared_at=["requirements.txt:1"], requires=["requests"]),
+                   dist("requests", "2.31.0", size=2 * MB, declared_at=["requirements.txt:2"])])
+    diff = diff_reports(base, head, swap_pairs=())
+    assert [(c.name, c.kind, c.delta) for c in diff.changes] == [("requests", DECLARED, 0)]
+    back = diff_reports(head, base, swap_pairs=())
+    assert [(c.name, c.kind) for c in back.changes] == [("requests", UNDECLARED)]
+    assert diff.headline != "No dependency changes."

@@ -52,8 +52,11 @@ def test_terminal_and_markdown_show_tables(archive: Path, tmp_path: Path) -> Non
     assert result.exit_code == 0
     text = out.read_text()
     assert "## Findings" in text and "| alpha | 1.0 |" in text
-    again = CliRunner().invoke(cli, ["image", str(archive), "-f", "markdown", "-o", str(out)])
-    assert again.exit_code == 2 and "--force" in again.output
+    again = CliRunner().invoke(cli, ["image", str(archive), "-o", str(out)])  # .md: markdown, no -f
+    assert again.exit_code == 0 and out.read_text() == text  # depslim's own stamped report: replaced
+    out.write_text(text + "my notes\n")  # edited by hand: no longer depslim's
+    edited = CliRunner().invoke(cli, ["image", str(archive), "-o", str(out)])
+    assert edited.exit_code == 2 and "--force" in edited.output
 
 
 def test_missing_reference_exits_2(tmp_path: Path) -> None:

@@ -82,7 +82,8 @@ def _current(target: TargetInfo | None, findings: Sequence[Finding]) -> tuple[in
 
 
 def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = None) -> AuditTable:
-    """Rows sorted by savings (measured before estimated at equal size), overlaps not double-counted."""
+    """Rows sorted by savings (measured before estimated at equal size), overlaps not double-counted:
+    a Dockerfile estimate never adds to a waste the image measured, or to one the image does not have."""
     unique: dict[str, Finding] = {}
     for f in findings:
         unique.setdefault(f.id, f)
@@ -91,6 +92,8 @@ def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = No
     strong_subjects = {f.subject for f in items if f.code in ("swap", "remove-from-runtime") and f.subject}
     current, source = _current(target_info, items)
     python_only = source.endswith(("(python_bytes)", "(installed_bytes)"))
+    # an image whose waste was measured (its totals carry waste_bytes): only what it holds can be saved
+    image_measured = target_info is not None and target_info.kind == "image" and "waste_bytes" in target_info.totals
     rows: list[AuditRow] = []
     for f in items:
         if f.code.startswith("cut-") and f.subject in strong_subjects and f.code != "cut-unused":
@@ -98,11 +101,16 @@ def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = No
         measured = [c for c in MEASURED_BY.get(f.code, ()) if c in codes]
         if measured:
             rows.append(AuditRow(f, False, f"measured as {measured[0]}"))
+        elif f.code in MEASURED_BY and image_measured and f.savings_bytes is not None:
+            # the image was measured and holds none of it: the Dockerfile's estimate saves nothing here
+            rows.append(AuditRow(f, False, "not found in the measured image"))
         elif python_only and not f.code.startswith(PYTHON_CODES) and f.savings_bytes is not None:
             rows.append(AuditRow(f, False, "image-level: not in the measured Python total"))
         else:
             rows.append(AuditRow(f, f.savings_bytes is not None))
-    rows.sort(key=lambda r: (-(r.finding.savings_bytes or 0) if r.counted else 1, r.finding.estimate,
+    # by savings, largest first, whether counted or not (a reader looks for the big fixes first);
+    # at equal size the counted and the measured come before the overlapping and the estimated
+    rows.sort(key=lambda r: (-(r.finding.savings_bytes or 0), not r.counted, r.finding.estimate,
                              r.finding.code, r.finding.id))
     savings = sum(r.finding.savings_bytes or 0 for r in rows if r.counted and (r.finding.savings_bytes or 0) > 0)
     estimated = sum(r.finding.savings_bytes or 0 for r in rows
@@ -173,25 +181,23 @@ def _jsonable(value: object) -> bool:
     return True
 
 
-def render_terminal(table: AuditTable, width: int = 140) -> str:
-    from rich.table import Table
+def render_terminal(table: AuditTable, width: int = 100, color: bool = False) -> str:
+    """The audit table at `width` columns; a list below the width it needs (see report.terminal.rows)."""
+    from rich.markup import escape
 
-    from depslim.redact import console as redacting_console
+    from depslim.report.base import RenderOptions
+    from depslim.report.terminal import new_console, rows
 
     out = StringIO()
-    console = redacting_console(file=out, width=width, highlight=False, force_terminal=False, color_system=None)
-    grid = Table(title="depslim audit", show_lines=False)
-    grid.add_column("Finding", overflow="fold", ratio=4)
-    grid.add_column("Owner", no_wrap=True)
-    grid.add_column("Fix", overflow="fold", ratio=4)
-    grid.add_column("Savings", justify="right", no_wrap=True)
+    console = new_console(RenderOptions(width=width, color=color), out)
+    cells = []
     for row in table.rows:
         f = row.finding
         where = f.evidence[0] if f.evidence and f.evidence[0].path else None
         title = f.title + (f"\n{where.path}:{where.line}" if where and where.line else "")
-        grid.add_row(title, f.owner.value, f.fix, row.savings_text)
-    console.print(grid)
+        cells.append((escape(title), f.owner.value, escape(f.fix), row.savings_text))
+    rows(console, "depslim audit", ("Finding", "Owner", "Fix", "Savings"), cells, right=("Savings",))
     console.print(f"current {human(table.current_bytes)} ({table.current_source}); savings {human(table.savings_bytes)}"
                   + (f" (~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
-                  + f"; projected after all fixes {human(table.projected_bytes)}")
+                  + f"; projected after all fixes {human(table.projected_bytes)}", soft_wrap=True)
     return out.getvalue()

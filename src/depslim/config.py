@@ -2,10 +2,11 @@
 
 Keys are the CLI option names in kebab-case, so one schema serves flags and file (deptry's
 habit): `dev-paths` in the file is `--dev-paths` on the command line and `dev_paths` in click's
-`default_map`. The known keys and their types live in `data/config_keys.toml`; an unknown key is
-an error with a did-you-mean hint (pypa/build's `_find_typo`), because a typo that is silently
-ignored turns a CI budget off. Precedence: command line > `[tool.depslim.<command>]` >
-`[tool.depslim]` > built-in defaults.
+`default_map` (filled by `depslim.cli.config`, which also checks each key against the command).
+The known keys and their types live in `data/config_keys.toml`; an unknown key is an error with
+a did-you-mean hint (pypa/build's `_find_typo`), because a typo that is silently ignored turns
+a CI budget off. Precedence: command line > `[tool.depslim.<command>]` > `[tool.depslim]` >
+built-in defaults.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ from depslim.errors import InputError
 from depslim.inputfile import missing_reason, read_text
 
 if TYPE_CHECKING:
-    import click
-
     from depslim.declared.tomlpos import TomlPositions
 
 # The TOML-position, declared-dependency and data-file machinery is imported only when a file
@@ -303,35 +302,3 @@ def load_config(root: Path, config_file: Path | None = None) -> ProjectConfig:
             if found is not None:
                 return found
     return ProjectConfig(values={}, path=None)
-
-
-def _snake(key: str) -> str:
-    return key.replace("-", "_")
-
-
-def click_default_map(config: ProjectConfig, command: str) -> dict[str, Any]:
-    """Config values for one command as click `default_map` entries (kebab → snake keys)."""
-    specs, _ = _schema()
-    result = {
-        _snake(key): value
-        for key, value in config.values.items()
-        if "*" in specs[key].commands or command in specs[key].commands
-    }
-    result.update({_snake(key): value for key, value in config.commands.get(command, {}).items()})
-    return result
-
-
-def apply_config(ctx: click.Context, config: ProjectConfig, command: str) -> dict[str, Any]:
-    """Fill `ctx.params` from the config where the user did not give the option on the command line.
-
-    For commands whose project root is a positional argument: the root is only known after
-    parsing, too late for `default_map`, so the command calls this once it has loaded the config.
-    Returns the merged params.
-    """
-    from click.core import ParameterSource
-
-    for name, value in click_default_map(config, command).items():
-        if name in ctx.params and ctx.get_parameter_source(name) in (ParameterSource.DEFAULT, None):
-            param = next((p for p in ctx.command.params if p.name == name), None)
-            ctx.params[name] = param.type_cast_value(ctx, value) if param is not None else value
-    return ctx.params

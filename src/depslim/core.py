@@ -746,6 +746,9 @@ def build_report(
     unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
     reach = dataclasses.replace(reach, unreached_implicit=unreached)
     decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}
+    from depslim.policy import apply_ignore, apply_keep, cut_or_swapped
+
+    decisions, policy_notes = apply_keep(decisions, options.config or {}, reach.scope, "depslim config")
 
     reports: list[DistributionReport] = []
     for name in sorted(set(installed) | set(declared)):
@@ -801,7 +804,9 @@ def build_report(
         config=options.config,
         scope=reach.scope,
     )
-    findings = merge_removals(findings + finders(context))
+    findings, ignored_notes = apply_ignore(cut_or_swapped(merge_removals(findings + finders(context))),
+                                           options.config or {})
+    policy_notes += ignored_notes
 
     unmeasured = [
         Unmeasured(r.name, "declared but not installed in the target")
@@ -827,6 +832,7 @@ def build_report(
     warnings += list(declared_set.warnings) if declared_set else []
     warnings += [f"duplicate distribution: {s}" for s in shadowed]
     warnings += reach_warnings
+    warnings += policy_notes
     return Report(
         project=str(options.project) if options.project else "",
         target=info,

@@ -36,6 +36,8 @@ DOWNGRADED = "downgraded"
 REBUILT = "rebuilt"  # same release, different local build (+cu121 → +cpu)
 SWAPPED = "swapped"
 CHANGED = "changed"  # same version, different bytes (or unparsable versions)
+DECLARED = "declared"  # same bytes, but now declared (was only pulled in): a change a reviewer must see
+UNDECLARED = "undeclared"  # same bytes, no longer declared (still pulled in by another package)
 
 _IMPORT_KINDS = ("import", "dynamic-import", "optional-import", "notebook-import", "typing-import")
 
@@ -184,6 +186,22 @@ def _notes(base: Report, head: Report) -> list[str]:
     return notes
 
 
+def _declaration_change(before: DistributionReport, after: DistributionReport) -> str | None:
+    """DECLARED/UNDECLARED when only the declarations changed (0 bytes either way), else None.
+
+    A new direct dependency that was already pulled in adds no bytes, but it is a new promise the
+    project makes; a diff that hid it would let it through review unseen."""
+    was = before.declared and not before.dev_declared
+    now = after.declared and not after.dev_declared
+    if was == now and before.declared_at == after.declared_at:
+        return None
+    if now and not was:
+        return DECLARED
+    if was and not now:
+        return UNDECLARED
+    return CHANGED if was != now else None
+
+
 def _compare(
     before: DistributionReport | None, after: DistributionReport | None, context: Report
 ) -> DistChange | None:
@@ -201,8 +219,11 @@ def _compare(
         kind = _version_change(before.version, after.version)
         if kind is None:
             if before.installed == after.installed and before.size_bytes == after.size_bytes:
-                return None
-            kind = CHANGED
+                kind = _declaration_change(before, after)
+                if kind is None:
+                    return None
+            else:
+                kind = CHANGED
     module, evidence = _why(dist, context)
     return DistChange(
         name=dist.name,

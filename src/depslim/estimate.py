@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
@@ -27,7 +28,11 @@ from depslim import jsonshape
 from depslim.errors import DepslimError, InputError
 from depslim.inputfile import missing_reason
 from depslim.jsonshape import Where, expect_object
+from depslim.units import human_bytes as human
 from depslim.wheelsize import FetchCounter, RangeSource, WheelSizeError, target_tags, wheel_info
+
+if TYPE_CHECKING:
+    from depslim.report.base import RenderOptions
 
 
 @dataclass(frozen=True)
@@ -208,7 +213,6 @@ def render_json(est: Estimate) -> str:
 
 
 def render_markdown(est: Estimate) -> str:
-    from depslim.audit import human
 
     lines = [f"## depslim estimate: `{est.requirements}`", "",
              f"Target **{est.platform}**, Python **{est.python}**: **{human(est.installed_bytes)} installed** "
@@ -221,3 +225,26 @@ def render_markdown(est: Estimate) -> str:
     for problem in est.problems:
         lines.append(f"\n> not measured: {problem}")
     return "\n".join(lines) + "\n"
+
+
+def render_terminal(result: Estimate, options: RenderOptions) -> str:
+    """One row per package (installed, download, how measured), then the total."""
+    from io import StringIO
+
+    from rich.markup import escape
+
+    from depslim.report.terminal import new_console, rows
+
+    out = StringIO()
+    console = new_console(options, out)
+    rows(console, f"{escape(result.requirements)} on {result.platform}, Python {result.python}",
+         ("package", "version", "installed", "download", "measured"),
+         [(escape(p.name), escape(p.version), human(p.installed_bytes), human(p.wheel_bytes),
+           "estimate (sdist)" if p.estimate else "central directory") for p in result.packages],
+         right=("installed", "download"))
+    console.print(f"total installed {human(result.installed_bytes)} ({human(result.wheel_bytes)} download); "
+                  f"{human(result.fetched_bytes)} fetched to measure it"
+                  + (f"; {len(result.estimated)} estimated" if result.estimated else ""), soft_wrap=True)
+    for problem in result.problems:
+        console.print(f"not measured: {escape(problem)}", soft_wrap=True)
+    return out.getvalue()

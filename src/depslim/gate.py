@@ -146,10 +146,14 @@ class CheckResult:
     target: TargetInfo
     results: tuple[GateResult, ...]
     warnings: tuple[str, ...] = ()
+    allow_unmeasured: bool = False  # --allow-unmeasured: a budget the target cannot measure passes
 
     @property
     def failures(self) -> tuple[GateResult, ...]:
-        return tuple(r for r in self.results if r.status == FAIL)
+        """Failed budgets, and unmeasured ones unless allowed: a CI gate that cannot measure its
+        budget (--max-image-bytes without --image) must not pass silently."""
+        failing = (FAIL,) if self.allow_unmeasured else (FAIL, UNMEASURED)
+        return tuple(r for r in self.results if r.status in failing)
 
     @property
     def passed(self) -> bool:
@@ -248,7 +252,7 @@ def _label(dist: DistributionReport) -> str:
 
 
 def evaluate(
-    report: Report, budgets: Budgets, lock: LockStatus | None = None
+    report: Report, budgets: Budgets, lock: LockStatus | None = None, *, allow_unmeasured: bool = False
 ) -> CheckResult:
     """Check every set budget against the report; pure, so tests feed it hand-built Reports."""
     results: list[GateResult] = []
@@ -265,7 +269,8 @@ def evaluate(
     if budgets.lock_fresh:
         results.append(_check_lock(lock))
     return CheckResult(
-        project=report.project, target=report.target, results=tuple(results), warnings=report.warnings
+        project=report.project, target=report.target, results=tuple(results), warnings=report.warnings,
+        allow_unmeasured=allow_unmeasured,
     )
 
 

@@ -53,6 +53,15 @@ IMPORT_PROBLEM_CODES = frozenset(
 IMPORT_FINDING_CODES = IMPORT_PROBLEM_CODES | {"optional", "notebook-install"}
 
 
+def import_findings_title(findings: Iterable[Finding], bold: tuple[str, str] = ("", "")) -> str:
+    """The heading of the import table, counting as `Summary.problems` does: the informational
+    rows (optional imports, notebook installs) are listed there but are not problems."""
+    codes = [f.code for f in findings if f.code in IMPORT_FINDING_CODES]
+    problems = sum(1 for code in codes if code in IMPORT_PROBLEM_CODES)
+    notes = len(codes) - problems
+    return f"{bold[0]}Import problems{bold[1]} ({problems})" + (f" and notes ({notes})" if notes else "")
+
+
 class Owner(StrEnum):
     """Who acts on a finding (the seed case study's Owner column)."""
 

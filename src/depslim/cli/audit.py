@@ -9,12 +9,13 @@ audits just the Dockerfile (no target needed). `--format sarif` emits the file-l
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from depslim import jsonshape
-from depslim.cli.options import emit, output_options
+from depslim.cli.options import config_option, output_options, resolve_output, target_options, write_report
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.jsonshape import Where, expect_object
@@ -22,36 +23,36 @@ from depslim.model import Evidence, Finding, Owner, TargetInfo
 
 
 @click.command(name="audit")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
-@click.option("--image", metavar="REF", help="Measure inside an image (archive, OCI layout, docker:NAME).")
-@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image.")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
+@target_options
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Use a saved `depslim analyze --format json` report instead of analyzing.")
 @click.option("--dockerfile-only", is_flag=True, help="Audit only PATH/Dockerfile (or a Dockerfile path).")
-@output_options(["terminal", "markdown", "json", "sarif", "html"])
-def command(path: Path, image: str | None, platform: str | None, report_file: Path | None,
-            dockerfile_only: bool, fmt: str, output: Path | None, force: bool) -> None:
+@config_option
+@output_options("audit")
+def command(path: Path, image: str | None, platform: str | None, python: Path | None, report_file: Path | None,
+            dockerfile_only: bool, config_file: Path | None, fmt: str | None, output: Path | None,
+            force: bool) -> None:
     """One table of every finding with its owner, fix and savings, and the projected size."""
     from depslim import audit
 
-    findings, target = _collect(path, image, platform, report_file, dockerfile_only)
-    if fmt == "sarif":
-        from depslim.report.sarif import render_sarif
-
-        emit(render_sarif(findings), output, force=force)
-        return
-    table = audit.audit_table(findings, target)
-    if fmt == "html":
-        from depslim.report.html import render_audit
-
-        emit(render_audit(table), output, force=force)
-        return
-    text = {"markdown": audit.render_markdown, "json": audit.render_json}.get(fmt, audit.render_terminal)(table)
-    emit(text, output, force=force)
+    out = resolve_output("audit", fmt, output, force=force)
+    target_given = Target(image=image, platform=platform, python=python)
+    findings, target = _collect(path, target_given, report_file, dockerfile_only, config_file)
+    write_report(out, audit.audit_table(findings, target))
 
 
-def _collect(path: Path, image: str | None, platform: str | None, report_file: Path | None,
-             dockerfile_only: bool) -> tuple[list[Finding], TargetInfo | None]:
+@dataclass(frozen=True)
+class Target:
+    """The measured target, as `analyze` takes it (the same three options)."""
+
+    image: str | None
+    platform: str | None
+    python: Path | None
+
+
+def _collect(path: Path, given: Target, report_file: Path | None, dockerfile_only: bool,
+             config_file: Path | None) -> tuple[list[Finding], TargetInfo | None]:
     if dockerfile_only:
         from depslim.dockerfile import audit_dockerfile
 
@@ -61,12 +62,13 @@ def _collect(path: Path, image: str | None, platform: str | None, report_file: P
         return audit_dockerfile(dockerfile), None
     if report_file is not None:
         return _from_json(report_file)
-    from depslim.cli.config import project_config
+    from depslim.cli.config import analysis_config
     from depslim.core import AnalyzeOptions, analyze
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    options = AnalyzeOptions(project=path, image=image, platform=platform, config=project_config(path, None))
+    options = AnalyzeOptions(project=path, image=given.image, platform=given.platform, python=given.python,
+                             config=analysis_config())
     result = analyze(options)
     target = result.target
     if not any(isinstance(target.totals.get(k), int) for k in audit_totals_keys()):

@@ -7,31 +7,24 @@ analyze once and gate, diff and comment from the same numbers.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
 
-from depslim.cli.config import apply_config, project_config
-from depslim.cli.options import emit
+from depslim.cli.config import analysis_config
+from depslim.cli.options import config_option, output_options, resolve_output, target_options, write_report
 from depslim.errors import EXIT_GATE_FAILED, DepslimError, InputError
-from depslim.gate import FAIL, PASS, Budgets, CheckResult, LockStatus, budgets_from, evaluate
+from depslim.gate import Budgets, LockStatus, budgets_from, evaluate
 from depslim.inputfile import read_text
 from depslim.model import Report
-from depslim.redact import console as redacting_console
 
-FORMATS = ["terminal", "json", "markdown", "github", "html"]
 _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 
 
 @click.command(name="check")
-@click.argument("path", type=click.Path(path_type=Path), required=False)
-@click.option("--image", metavar="REF", help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")
-@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image, e.g. linux/amd64.")
-@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-              help="Measure another interpreter's environment.")
+@click.argument("path", type=click.Path(path_type=Path), required=False, is_eager=True)
+@target_options
 @click.option("--report", "report_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Gate an existing `depslim analyze --format json` report instead of analysing.")
 @click.option("--max-image-bytes", metavar="SIZE", help="Fail when the image is bigger (e.g. 500MB, 1.5GB).")
@@ -44,24 +37,23 @@ _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 @click.option("--lock-fresh", is_flag=True, default=False, help="Fail when the lock is stale against its inputs.")
 @click.option("--lock-input", type=click.Path(dir_okay=False, path_type=Path),
               help="Requirements file the lock was made from (default: requirements-base.txt in PATH).")
-@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown (default: from GITHUB_* env).")
+@click.option("--allow-unmeasured", is_flag=True, default=False,
+              help="Pass a budget the target cannot measure (e.g. --max-image-bytes without --image); "
+                   "by default it fails, so a gate never passes without measuring.")
+@click.option("--repository-url", metavar="URL",
+              help="Link file:line in Markdown and HTML (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
               help="Character budget for --format markdown (GitHub's comment limit by default).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the result to FILE.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+@config_option
+@output_options("check")
 @click.pass_context
-def command(ctx: click.Context, **params: Any) -> None:
+def command(ctx: click.Context, **p: Any) -> None:
     """Gate PATH (or an image) on size budgets, forbidden packages, unused deps and lock freshness."""
-    path: Path | None = params["path"]
-    if path is None and not params["image"] and not params["report_file"]:
+    path: Path | None = p["path"]
+    if path is None and not p["image"] and not p["report_file"]:
         path = Path(".")
     if path is not None and not path.is_dir():
         raise InputError(path, "no such project directory")
-    # With --report or --image alone, budgets still come from the config of the current folder.
-    config = project_config(path or Path("."), params["config_file"])
-    p = apply_config(ctx, params, config)
     budgets = budgets_from(
         {key.replace("_", "-"): p[key] for key in (
             "max_image_bytes", "max_python_bytes", "max_waste_bytes", "max_waste_percent", "forbid",
@@ -74,15 +66,17 @@ def command(ctx: click.Context, **params: Any) -> None:
             "no budgets to check",
             hint="pass e.g. --max-image-bytes 500MB --forbid 'jupyter*', or set them in [tool.depslim]",
         )
-    report = _measure(p, path, config)
+    out = resolve_output("check", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"],
+                         prefix=_repo_prefix(path), markdown_limit=p["markdown_limit"])
+    report = _measure(p, path, analysis_config(), out.terminal)
     lock = _lock_status(path, p["lock_input"]) if budgets.lock_fresh else None
-    result = evaluate(report, budgets, lock)
-    _output(result, p, path)
+    result = evaluate(report, budgets, lock, allow_unmeasured=bool(p["allow_unmeasured"]))
+    write_report(out, result)
     if not result.passed:
         ctx.exit(EXIT_GATE_FAILED)
 
 
-def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any]) -> Report:
+def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any], show_progress: bool) -> Report:
     if p["report_file"] is not None:
         from depslim.report.json import load_report
 
@@ -102,7 +96,7 @@ def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any]) -> Re
         python=p["python"] or None,
         config=config,
     )
-    with progress_for_terminal(p["fmt"] == "terminal") as progress:
+    with progress_for_terminal(show_progress) as progress:
         return analyze(options, progress)
 
 
@@ -129,39 +123,6 @@ def _lock_status(path: Path | None, lock_input: Path | None) -> LockStatus:
     return LockStatus(not problems, "; ".join(problems), shown)
 
 
-def _output(result: CheckResult, p: dict[str, Any], path: Path | None) -> None:
-    fmt = p["fmt"]
-    if fmt == "terminal" and p["output"] is None:
-        _print_terminal(result)
-        return
-    if fmt == "json":
-        text = render_json(result)
-    elif fmt == "markdown":
-        from depslim.report.markdown import links_from, render
-
-        text = render(result, links=links_from(p["repository_url"], prefix=_repo_prefix(path)),
-                      limit=p["markdown_limit"])
-    elif fmt == "github":
-        from depslim.report.github import render as render_github
-
-        text = render_github(result, prefix=_repo_prefix(path))
-    elif fmt == "html":
-        from depslim.report.html import render_check
-        from depslim.report.markdown import links_from
-
-        text = render_check(result, links=links_from(p["repository_url"], prefix=_repo_prefix(path)))
-    else:
-        text = "\n".join(r.line() for r in result.results) + "\n"
-    emit(text, p["output"], force=bool(p["force"]))
-
-
-def render_json(result: CheckResult) -> str:
-    from depslim.report.json import to_data
-
-    data = {"kind": "check", "passed": result.passed, **to_data(result)}
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
 def _repo_prefix(path: Path | None) -> str:
     """The project's folder inside its git repository, so annotations and links name repo paths."""
     if path is None:
@@ -174,16 +135,4 @@ def _repo_prefix(path: Path | None) -> str:
     return ""
 
 
-def _print_terminal(result: CheckResult) -> None:
-    console = redacting_console(highlight=False, soft_wrap=True)
-    style = {FAIL: "bold red", PASS: "green"}
-    for r in result.results:
-        console.print(f"[{style.get(r.status, 'yellow')}]{escape(r.line())}[/]")
-    failed = len(result.failures)
-    if failed:
-        console.print(f"[bold red]depslim check: {failed} of {len(result.results)} budgets failed[/]")
-    else:
-        console.print(f"[green]depslim check: all {len(result.results)} budgets passed[/]")
-
-
-__all__ = ["Budgets", "command", "render_json"]
+__all__ = ["Budgets", "command"]

@@ -8,16 +8,14 @@ working copy is never touched.
 
 from __future__ import annotations
 
-import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from depslim.cli.options import emit
+from depslim.cli.options import config_option, environment_options, output_options, resolve_output, write_report
 from depslim.diffing import (
     DiffReport,
     diff_pins,
@@ -30,12 +28,9 @@ from depslim.diffing import (
     split_range,
 )
 from depslim.errors import DepslimError, InputError
-from depslim.gate import format_bytes
 from depslim.inputfile import missing_reason, read_text
 from depslim.model import Report
-from depslim.redact import console as redacting_console
 
-FORMATS = ["terminal", "json", "markdown", "github", "html"]
 _PIN_SUFFIXES = (".txt", ".in", ".toml")
 
 
@@ -46,28 +41,29 @@ _PIN_SUFFIXES = (".txt", ".in", ".toml")
               help="Analyse two git revisions of the project (e.g. main..HEAD; main...HEAD uses the merge base).")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --git: the project folder inside the repository.")
-@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-              help="Measure this interpreter's environment for both sides (projects and --git).")
-@click.option("--platform", metavar="OS/ARCH", help="Platform of multi-platform images.")
-@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown (default: from GITHUB_* env).")
+@environment_options
+@click.option("--repository-url", metavar="URL",
+              help="Link file:line in Markdown and HTML (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
               help="Character budget for --format markdown (GitHub's comment limit by default).")
-@click.option("--format", "-f", "fmt", type=click.Choice(FORMATS), default="terminal", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write the result to FILE.")
-@click.option("--force", is_flag=True, help="Overwrite an existing --output file.")
+@config_option
+@output_options("diff")
 def command(**p: Any) -> None:
     """Compare BASE and HEAD: distributions added, removed, upgraded and swapped, with byte deltas."""
     head_sha: str | None = None
     prefix = ""
+    out = resolve_output("diff", p["fmt"], p["output"], force=p["force"])
     if p["git_range"]:
         if p["base"] or p["head"]:
             raise click.UsageError("give either BASE HEAD or --git RANGE, not both")
-        diff, head_sha, prefix = _diff_git(p["git_range"], p["project"], p["python"], p["fmt"])
+        diff, head_sha, prefix = _diff_git(p["git_range"], p["project"], p["python"], out.terminal)
     elif p["base"] and p["head"]:
-        diff = _diff_pair(p["base"], p["head"], p)
+        diff = _diff_pair(p["base"], p["head"], p, out.terminal)
     else:
         raise click.UsageError("give BASE and HEAD (reports, requirement files, images or folders) or --git RANGE")
-    _output(diff, p, head_sha, prefix)
+    # links point at the head commit and the project's folder in the repository
+    write_report(replace(out, options=replace(out.options, repository_url=p["repository_url"], ref=head_sha,
+                                               prefix=prefix, markdown_limit=p["markdown_limit"])), diff)
 
 
 def _kind(spec: str) -> str:
@@ -87,7 +83,7 @@ def _kind(spec: str) -> str:
     return "image"  # docker:NAME:TAG or a name the engine has
 
 
-def _diff_pair(base: str, head: str, p: dict[str, Any]) -> DiffReport:
+def _diff_pair(base: str, head: str, p: dict[str, Any], show_progress: bool) -> DiffReport:
     kinds = {_kind(base), _kind(head)}
     if len(kinds) != 1:
         raise DepslimError(
@@ -108,7 +104,7 @@ def _diff_pair(base: str, head: str, p: dict[str, Any]) -> DiffReport:
     else:
         options = [AnalyzeOptions(project=Path(ref), python=p["python"]) for ref in (base, head)]
         mode = "projects"
-    old, new = _analyze_both(options, p["fmt"])
+    old, new = _analyze_both(options, show_progress)
     return diff_reports(old, new, base_label=base, head_label=head, mode=mode)
 
 
@@ -122,16 +118,16 @@ def _load(path: Path) -> Report:
     return load_report(text, str(path))
 
 
-def _analyze_both(options: list[Any], fmt: str) -> tuple[Report, Report]:
+def _analyze_both(options: list[Any], show_progress: bool) -> tuple[Report, Report]:
     from depslim.cli.progress import progress_for_terminal
     from depslim.core import analyze
 
-    with progress_for_terminal(fmt == "terminal") as progress:
+    with progress_for_terminal(show_progress) as progress:
         old, new = (analyze(o, progress) for o in options)
     return old, new
 
 
-def _diff_git(spec: str, project: Path, python: Path | None, fmt: str) -> tuple[DiffReport, str, str]:
+def _diff_git(spec: str, project: Path, python: Path | None, show_progress: bool) -> tuple[DiffReport, str, str]:
     """Export both revisions with `git archive` and analyse each tree; returns the head commit too."""
     from depslim.core import AnalyzeOptions
 
@@ -153,81 +149,7 @@ def _diff_git(spec: str, project: Path, python: Path | None, fmt: str) -> tuple[
                 raise InputError(f"{name}:{prefix}", f"the project folder does not exist at {sha[:12]}")
             roots.append(root)
         # No scan cache: the trees live in throwaway folders.
-        old, new = _analyze_both([AnalyzeOptions(project=r, python=python) for r in roots], fmt)
+        old, new = _analyze_both([AnalyzeOptions(project=r, python=python) for r in roots], show_progress)
     diff = diff_reports(old, new, base_label=f"{left} ({base_sha[:12]})", head_label=f"{right} ({head_sha[:12]})",
                         mode="git")
     return diff, head_sha, prefix
-
-
-def render_json(diff: DiffReport) -> str:
-    from depslim.report.json import to_data
-
-    data = {"kind": "diff", "total_delta": diff.total_delta, "sizes_known": diff.sizes_known, **to_data(diff)}
-    for change, raw in zip(diff.changes, data["changes"], strict=True):
-        raw["delta"] = change.delta
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def _output(diff: DiffReport, p: dict[str, Any], head_sha: str | None, prefix: str) -> None:
-    fmt = p["fmt"]
-    if fmt == "terminal" and p["output"] is None:
-        _print_terminal(diff)
-        return
-    if fmt == "json":
-        text = render_json(diff)
-    elif fmt == "markdown":
-        from depslim.report.markdown import links_from, render
-
-        links = links_from(p["repository_url"], ref=head_sha, prefix=prefix)
-        text = render(diff, links=links, limit=p["markdown_limit"])
-    elif fmt == "github":
-        from depslim.report.github import render as render_github
-
-        text = render_github(diff, prefix=prefix)
-    elif fmt == "html":
-        from depslim.report.html import render_diff
-        from depslim.report.markdown import links_from
-
-        text = render_diff(diff, links=links_from(p["repository_url"], ref=head_sha, prefix=prefix))
-    else:
-        text = diff.headline + "\n"
-    emit(text, p["output"], force=bool(p["force"]))
-
-
-def _print_terminal(diff: DiffReport) -> None:
-    console = redacting_console(highlight=False, soft_wrap=True)
-    console.print(f"[bold]{escape(diff.headline)}[/]")
-    console.print(f"[dim]{escape(diff.base)} → {escape(diff.head)} ({diff.mode})[/]")
-    if diff.changes:
-        table = Table(show_edge=False, pad_edge=False)
-        for column in ("change", "package", "base", "head", "Δ bytes", "why"):
-            table.add_column(column, justify="right" if column == "Δ bytes" else "left")
-        for c in diff.changes:
-            name = f"{c.swapped_from} → {c.name}" if c.swapped_from else c.name
-            if c.cuda:
-                name += " (+CUDA)"
-            delta = format_bytes(c.delta, signed=True) if c.delta is not None else "unknown"
-            imports = [e for e in c.evidence if e.kind.endswith("import")]
-            if imports and c.module:
-                why = f"import {c.module} in {imports[0].path}:{imports[0].line}"
-            elif c.declared_at:
-                why = f"declared at {c.declared_at[0]}"
-            elif c.required_by:
-                why = "required by " + ", ".join(c.required_by[:3])
-            else:
-                why = ""
-            table.add_row(c.kind, escape(name), escape(c.base_version or "—"), escape(c.head_version or "—"),
-                          delta, escape(why))
-        console.print(table)
-    if diff.sizes_known:
-        console.print(f"total: {format_bytes(diff.base_bytes)} → {format_bytes(diff.head_bytes)} "
-                      f"({format_bytes(diff.total_delta, signed=True)})")
-    if diff.image_delta is not None:
-        console.print(f"image: {format_bytes(diff.image_delta, signed=True)}")
-    for title, findings in (("new findings", diff.new_findings), ("resolved findings", diff.resolved_findings)):
-        if findings:
-            console.print(f"[bold]{title} ({len(findings)})[/]")
-            for f in findings:
-                console.print(f"  {escape(f.id)}: {escape(f.title)}")
-    for note in diff.notes:
-        console.print(f"[yellow]note:[/] {escape(note)}")

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from depslim.cli.options import allow_build_option
+from depslim.cli.options import allow_build_option, config_option, ui_options
 from depslim.cli.progress import plain_stderr
 from depslim.errors import InputError
-
-
-def _config(root: Path) -> dict[str, Any]:
-    """Lock defaults from `[tool.depslim]` / `[tool.depslim.lock]`: python, platform, lock-backend."""
-    from depslim.config import load_config
-
-    config = load_config(root)
-    return {key: config.get(key, "lock") for key in ("python", "platform", "lock-backend", "image")
-            if config.get(key, "lock") is not None}
 
 
 def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
@@ -41,7 +31,8 @@ def _default_inputs(root: Path) -> list[Path]:
 @click.argument("inputs", nargs=-1, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--backend", type=click.Choice(["pip-tools", "uv"]), default=None,
               help="Resolver to drive (default pip-tools; uv can lock for another platform).")
-@click.option("--python", "python_version", default=None, help="Target Python, e.g. 3.11.")
+@click.option("--python-version", "--python", "python_version", default=None,
+              help="Target Python version, e.g. 3.11 (config key `python-version`; `python` is an interpreter).")
 @click.option("--platform", "plat", default=None, help="Target platform, e.g. linux/amd64.")
 @click.option("--image", metavar="REF", default=None,
               help="Take the target Python and platform from this image (archive, OCI layout, docker:NAME).")
@@ -51,8 +42,11 @@ def _default_inputs(root: Path) -> list[Path]:
 @click.option("--upgrade", is_flag=True, help="Ignore the pins of the existing lock.")
 @click.option("--force", is_flag=True, help="Overwrite hand-edited or foreign lock files.")
 @allow_build_option
+@config_option
+@ui_options
 def command(inputs: tuple[Path, ...], backend: str | None, python_version: str | None, plat: str | None,
-            image: str | None, fmt: str, check: bool, upgrade: bool, force: bool, allow_build: bool) -> None:
+            image: str | None, fmt: str, check: bool, upgrade: bool, force: bool, allow_build: bool,
+            config_file: Path | None) -> None:
     """Lock requirements-base.txt (and requirements-dev.txt) into hash-pinned *.lock.txt files."""
     from depslim.generate.lock import (
         LockOptions,
@@ -66,14 +60,12 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
     )
     from depslim.generate.stamp import check_overwrite
 
-    config = _config(Path.cwd())
-    image = image or config.get("image")
     if image and not (python_version and plat):
         python_version, plat = _from_image(str(image), plat, python_version)
     options = LockOptions(
-        backend=backend or str(config.get("lock-backend", "pip-tools")),
-        python_version=python_version or (str(config["python"]) if "python" in config else None),
-        platform=plat or (str(config["platform"]) if "platform" in config else None),
+        backend=backend or "pip-tools",
+        python_version=python_version,
+        platform=plat,
         pylock=fmt == "pylock",
         upgrade=upgrade,
         allow_build=allow_build,

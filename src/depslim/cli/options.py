@@ -1,38 +1,151 @@
-"""Options and helpers every command shares: output format, output file, atomic write."""
+"""Options and helpers every command shares: output format and file, ui flags, target, project.
+
+Each option is declared once here; a command is a short declaration over these (pip-tools habit).
+The report leaves through `write_report` only: format choice, stamp, redaction, atomic write."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import click
 
+from depslim.cli.config import config_option
 from depslim.errors import WriteRefused
 from depslim.fsio import atomic_write
+from depslim.inputfile import read_text
+from depslim.report.base import KINDS, RenderOptions
+
+# Where the --quiet/--verbose/--color choices live for the rest of the run (click's ctx.meta is
+# shared by every context of one invocation), so progress, notes and renderers read one answer.
+UI_KEY = "depslim.ui"
 
 
-def output_options(formats: list[str], default: str = "terminal") -> Callable[[Any], Any]:
-    """`--format` and `--output` for a command whose report formats are `formats`."""
+@dataclass(frozen=True)
+class Ui:
+    """The run's verbosity and colour, from `--quiet`, `--verbose` and `--color`."""
+
+    quiet: bool = False
+    verbose: bool = False
+    color: str = "auto"
+
+
+def ui() -> Ui:
+    """The current run's `Ui` (defaults outside a click command, e.g. in library use)."""
+    ctx = click.get_current_context(silent=True)
+    found = ctx.meta.get(UI_KEY) if ctx is not None else None
+    return found if isinstance(found, Ui) else Ui()
+
+
+def _set_ui(field_name: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value in (None, False):
+            return
+        current = ctx.meta.get(UI_KEY)
+        ctx.meta[UI_KEY] = replace(current if isinstance(current, Ui) else Ui(), **{field_name: value})
+
+    return callback
+
+
+def ui_options(func: Any) -> Any:
+    """`--quiet`, `--verbose`, `--color`: the same three on every command, read through `ui()`."""
+    func = click.option("--color", type=click.Choice(["auto", "always", "never"]), default=None, expose_value=False,
+                        callback=_set_ui("color"),
+                        help="Colour the terminal report [default: auto (a tty, no NO_COLOR)].")(func)
+    func = click.option("--verbose", "-v", is_flag=True, default=False, expose_value=False,
+                        callback=_set_ui("verbose"), help="Show every note and warning, not the first few.")(func)
+    func = click.option("--quiet", "-q", is_flag=True, default=False, expose_value=False,
+                        callback=_set_ui("quiet"), help="No progress and no notes on stderr; only the report.")(func)
+    return func
+
+
+def output_options(kind: str) -> Callable[[Any], Any]:
+    """`--format`, `--output`, `--force` and the ui options for a command whose report is a `kind` report.
+
+    Its --format choices are the registered formats that render `kind` (`depslim.report.formats_for`),
+    so a new format module reaches every command that can show it with no change here."""
+    from depslim.report import formats_for
 
     def decorate(func: Any) -> Any:
         func = click.option(
             "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), default=None,
-            help="Write the report to FILE (atomically) instead of stdout.",
+            help="Write the report to FILE (atomically); its suffix (.json, .md, .sarif, .html) picks the format.",
         )(func)
         func = click.option(
-            "--format", "-f", "fmt", type=click.Choice(formats), default=default, show_default=True,
-            help="Report format.",
+            "--format", "-f", "fmt", type=click.Choice(formats_for(kind)), default=None,
+            help="Report format [default: from the --output suffix, else terminal].",
         )(func)
         func = click.option(
-            "--force", is_flag=True, default=False, help="Overwrite existing output files.",
+            "--force", is_flag=True, default=False, help="Overwrite an --output file depslim did not write.",
         )(func)
-        return func
+        return ui_options(func)
 
     return decorate
 
 
-def emit(text: str, output: Path | None, *, force: bool) -> None:
+@dataclass(frozen=True)
+class Output:
+    """Where one report goes and how it is drawn, decided once before any work."""
+
+    kind: str
+    fmt: str
+    path: Path | None
+    force: bool
+    options: RenderOptions
+
+    @property
+    def terminal(self) -> bool:
+        """True when a person is likely watching: the terminal format to stdout."""
+        return self.fmt == "terminal" and self.path is None
+
+
+def _use_color(choice: str, path: Path | None) -> bool:
+    if choice != "auto":
+        return choice == "always"
+    if path is not None or os.environ.get("NO_COLOR"):
+        return False
+    return bool(os.environ.get("FORCE_COLOR")) or sys.stdout.isatty()
+
+
+def resolve_output(kind: str, fmt: str | None, path: Path | None, *, force: bool, **render: Any) -> Output:
+    """Pick the format (`-f`, else the `-o` suffix, else terminal), refuse a bad overwrite early.
+
+    A suffix that names a format this command cannot write is a usage error, not a silent terminal
+    table in `r.sarif`."""
+    from depslim import report
+
+    if fmt is None:
+        fmt = report.infer(path) or "terminal"
+        if not report.get(fmt).supports(kind):
+            raise click.UsageError(f"{path}: depslim {kind} cannot write {fmt} (formats: "
+                                   f"{', '.join(report.formats_for(kind))}); pass --format")
+    refuse_overwrite(path, force=force)
+    width = 100 if path is not None else shutil.get_terminal_size((100, 24)).columns
+    current = ui()
+    options = RenderOptions(width=max(width, 40), color=_use_color(current.color, path), verbose=current.verbose,
+                            **render)
+    return Output(kind, fmt, path, force, options)
+
+
+def write_report(out: Output, report_value: Any) -> None:
+    """Render `report_value` in the chosen format and write it (stamped when it goes to a file)."""
+    from depslim import report
+
+    fmt = report.get(out.fmt)
+    text = fmt.render(out.kind, report_value, out.options)
+    if out.path is not None and fmt.comment is not None:
+        from depslim.generate.stamp import stamp
+
+        text = stamp(text, comment=fmt.comment)
+    emit(text, out.path, force=True, color=out.options.color)
+
+
+def emit(text: str, output: Path | None, *, force: bool, color: bool = False) -> None:
     """Write a rendered report to `output` atomically, or to stdout.
 
     Every report of every command leaves through here, so here it is redacted
@@ -41,16 +154,55 @@ def emit(text: str, output: Path | None, *, force: bool) -> None:
         from depslim.redact import redact  # its rules load on first use, not at every command's start
 
         text = redact(text)
-        click.echo(text, nl=not text.endswith("\n"))
+        click.echo(text, nl=not text.endswith("\n"), color=color or None)
     else:
         atomic_write(output, text, force=force)
-        click.echo(f"wrote {output}", err=True)
+        if not ui().quiet:
+            click.echo(f"wrote {output}", err=True)
+
+
+def written_by_depslim(text: str) -> bool:
+    """True for a report depslim wrote and nobody edited since: an intact stamp, or depslim's JSON.
+
+    JSON cannot carry a comment, so a JSON file counts when it is a depslim document (its
+    `schema_version`/`schema`/`kind` keys, or SARIF whose driver is depslim)."""
+    import json
+
+    from depslim.generate.stamp import is_intact
+
+    if is_intact(text):
+        return True
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return False
+    if not isinstance(doc, dict):
+        return False
+    schema = doc.get("schema")
+    if "schema_version" in doc or (isinstance(schema, str) and schema.startswith("depslim")):
+        return True
+    if doc.get("kind") in KINDS:
+        return True
+    runs = doc.get("runs")
+    first = runs[0] if isinstance(runs, list) and runs else None
+    tool = first.get("tool") if isinstance(first, dict) else None
+    driver = tool.get("driver") if isinstance(tool, dict) else None
+    return isinstance(driver, dict) and driver.get("name") == "depslim"
 
 
 def refuse_overwrite(output: Path | None, *, force: bool) -> None:
-    """Fail before any work when --output would overwrite a file without --force."""
-    if output is not None and output.exists() and not force:
-        raise WriteRefused(f"{output}: exists; pass --force to overwrite it")
+    """Fail before any work when --output would replace a file depslim did not write (without --force).
+
+    Rerunning a report onto its previous output is the normal CI loop, so depslim's own intact
+    reports are replaced freely; anything else (a user's file, a hand-edited report) needs --force."""
+    if output is None or force or not output.exists():
+        return
+    try:
+        text = read_text(output)
+    except (OSError, UnicodeDecodeError):
+        text = ""
+    if not written_by_depslim(text):
+        raise WriteRefused(f"{output}: exists and is not a report depslim wrote; pass --force to overwrite it")
 
 
 # --------------------------------------------------------------------------- shared declarations
@@ -58,21 +210,27 @@ def refuse_overwrite(output: Path | None, *, force: bool) -> None:
 # means the same thing (and has the same help) everywhere.
 
 
-def target_options(func: Any) -> Any:
-    """`--image`, `--platform`, `--python`: where installed packages are measured."""
+def environment_options(func: Any) -> Any:
+    """`--python`, `--platform`: the interpreter measured, the platform of a multi-platform image.
+
+    `diff` takes these alone (its two images are its arguments); every other measuring command takes
+    `target_options`. A new target option is added here once."""
     func = click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
                         help="Measure another interpreter's environment (its python executable).")(func)
-    func = click.option("--platform", metavar="OS/ARCH",
+    return click.option("--platform", metavar="OS/ARCH",
                         help="Platform of a multi-platform image, e.g. linux/amd64.")(func)
-    func = click.option("--image", metavar="REF",
+
+
+def target_options(func: Any) -> Any:
+    """`--image`, `--platform`, `--python`: where installed packages are measured."""
+    func = environment_options(func)
+    return click.option("--image", metavar="REF",
                         help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")(func)
-    return func
 
 
 def project_options(func: Any) -> Any:
     """How the project is read: declaration files, dev/script paths, exclusions, cache, config."""
-    func = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                        help="depslim config file (default: the project's pyproject.toml).")(func)
+    func = config_option(func)
     func = click.option("--no-cache", is_flag=True, help="Do not read or write the scan cache.")(func)
     func = click.option("--exclude", multiple=True, help="Glob of paths to skip (repeatable).")(func)
     func = click.option("--script-paths", multiple=True, help="Paths whose imports are scripts (repeatable).")(func)
@@ -99,3 +257,6 @@ def allow_build_option(func: Any) -> Any:
              "input names (runs their setup.py or build backend). Without it depslim refuses them: it runs "
              "no code of what it analyses.",
     )(func)
+
+
+__all__ = ["config_option", "output_options", "project_options", "resolve_output", "target_options", "write_report"]

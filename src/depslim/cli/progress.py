@@ -56,7 +56,9 @@ def plain_stderr() -> bool:
 @contextlib.contextmanager
 def progress_for_terminal(enabled: bool = True) -> Iterator[ProgressObserver]:
     """A live progress display on stderr when it is a terminal; a silent observer otherwise."""
-    if not enabled or plain_stderr():
+    from depslim.cli.options import ui
+
+    if not enabled or plain_stderr() or ui().quiet:
         yield NULL_PROGRESS
         return
     # rich (about 40 ms of imports) is loaded only when a display may be shown.

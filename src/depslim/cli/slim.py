@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import allow_build_option, project_options, scope_option, target_options
+from depslim.cli.options import allow_build_option, project_options, scope_option, target_options, ui_options
 
 
 @click.command(name="slim")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
 @target_options
 @project_options
 @scope_option("serving")
@@ -29,6 +29,7 @@ from depslim.cli.options import allow_build_option, project_options, scope_optio
               help="Where to write the files (default: PATH).")
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @allow_build_option
+@ui_options
 def command(path: Path, **params: Any) -> None:
     """Write Dockerfile.depslim (multi-stage, non-root, hash-pinned), requirements-slim.txt, its lock and
     depslim-slim.md from the evidence; merge depslim's entries into .dockerignore.
@@ -37,7 +38,7 @@ def command(path: Path, **params: Any) -> None:
     from rich.markup import escape
 
     from depslim.cli.analyze import default_cache_dir
-    from depslim.cli.config import project_config
+    from depslim.cli.config import analysis_config
     from depslim.cli.progress import progress_for_terminal
     from depslim.errors import InputError
     from depslim.fsio import atomic_write_all
@@ -49,12 +50,11 @@ def command(path: Path, **params: Any) -> None:
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    config = project_config(path, params["config_file"])
     options = SlimOptions(
         project=path,
         output_dir=params["output_dir"],
-        image=params["image"] or config.get("image"),
-        platform=params["platform"] or config.get("platform"),
+        image=params["image"],
+        platform=params["platform"],
         python=params["python"],
         base=params["base"],
         dockerfile=params["dockerfile"],
@@ -67,7 +67,7 @@ def command(path: Path, **params: Any) -> None:
         script_paths=tuple(params["script_paths"]) or None,
         exclude=tuple(params["exclude"]),
         cache_dir=None if params["no_cache"] else default_cache_dir(),
-        config=config,
+        config=analysis_config(),
         check_index=not params["no_index_check"],
         allow_build=bool(params["allow_build"]),
     )

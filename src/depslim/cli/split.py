@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
-from depslim.cli.options import scope_option
+from depslim.cli.config import analysis_config
+from depslim.cli.options import config_option, scope_option, target_options, ui_options
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.model import Scope
-
-
-def _load_config(root: Path, config_file: Path | None) -> Any:
-    from depslim.config import load_config
-
-    return load_config(root, config_file)
 
 
 def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -29,11 +23,8 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 
 
 @click.command(name="split")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
-@click.option("--image", metavar="REF", help="Pin to the versions installed in this image.")
-@click.option("--platform", metavar="OS/ARCH", help="Platform of a multi-platform image.")
-@click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-              help="Pin to another interpreter's environment.")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
+@target_options
 @click.option("-r", "--requirements", multiple=True, type=click.Path(path_type=Path),
               help="Declaration files to read (default: auto-detected, depslim's own outputs excluded).")
 @scope_option("all")
@@ -43,12 +34,18 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
               show_default=True, help="Write requirements files, or edit pyproject.toml in place.")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where to write the files (default: PATH).")
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path), help="depslim config file.")
+@click.option("--pin/--no-pin", default=None,
+              help="Pin declared packages to the installed versions [default: pin for requirements files; "
+                   "keep the declared specifiers for --to pyproject, a library's ranges are its users'].")
+@click.option("--dry-run", is_flag=True, help="Show the change as a unified diff; write nothing.")
+@config_option
+@ui_options
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @click.pass_context
 def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
-            output_dir: Path | None, config_file: Path | None, force: bool, scope: str) -> None:
+            output_dir: Path | None, config_file: Path | None, force: bool, scope: str, pin: bool | None,
+            dry_run: bool) -> None:
     """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
     from rich.markup import escape
 
@@ -61,22 +58,16 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    config = _load_config(path, config_file)
-    configured = config.get("apply-swaps", "split")
-    if not apply_swaps and not swap_ids and configured:
-        apply_swaps = configured is True
-        swap_ids = () if configured is True else tuple(str(s) for s in configured)
-    options = AnalyzeOptions(project=path, image=image or config.get("image", "split"),
-                             platform=platform or config.get("platform", "split"),
-                             python=python, requirements=_declaration_files(path, requirements),
-                             config=dict(config.values), scope=Scope(scope))
+    options = AnalyzeOptions(project=path, image=image, platform=platform, python=python,
+                             requirements=_declaration_files(path, requirements), config=analysis_config(),
+                             scope=Scope(scope))
     # a split killed between its renames left a journal: complete it before anything reads the set
     recover_interrupted(output_dir or path)
     with progress_for_terminal(True) as progress:
         report = analyze(options, progress)
     declared = read_declared(options)
     swaps = select_swaps(report, apply_all=apply_swaps, ids=swap_ids)
-    result = plan_split(report, declared, swaps, SplitOptions())
+    result = plan_split(report, declared, swaps, SplitOptions(pin=(to == "requirements") if pin is None else pin))
     out_dir = output_dir or path
     console = redacting_console(stderr=True, highlight=False)
 
@@ -98,6 +89,9 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
         writes = [(out_dir / "requirements-base.txt", result.base_text, force),
                   (out_dir / "requirements-dev.txt", result.dev_text, force),
                   (out_dir / "depslim-cuts.md", result.cuts_text, force)]
+    if dry_run:
+        click.echo(preview(writes), nl=False)
+        return
     for target, text, allowed in writes:  # refuse before anything is written
         if target.name != "pyproject.toml":
             check_overwrite(target, text, force=allowed)
@@ -117,3 +111,19 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
                   + (f", {optional} optional (left out)" if optional else ""))
     for note in result.notes:
         console.print(f"[dim]note:[/] {escape(note)}")
+
+
+def preview(writes: list[tuple[Path, str, bool]]) -> str:
+    """What `--dry-run` shows: a unified diff per file that would change (new files against nothing)."""
+    import difflib
+
+    from depslim.redact import redact
+
+    out: list[str] = []
+    for target, text, _ in writes:
+        old = target.read_text(encoding="utf-8") if target.is_file() else ""
+        if old == text:
+            continue
+        out += difflib.unified_diff(old.splitlines(keepends=True), redact(text).splitlines(keepends=True),
+                                    fromfile=f"a/{target}" if old else "/dev/null", tofile=f"b/{target}")
+    return "".join(out) or "no changes\n"

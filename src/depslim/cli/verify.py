@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import emit, output_options, project_options, refuse_overwrite
-from depslim.verify.report import FORMATS
+from depslim.cli.options import output_options, project_options, resolve_output, write_report
 
 
 def _build_args(values: tuple[str, ...]) -> dict[str, str]:
@@ -24,7 +23,7 @@ def _build_args(values: tuple[str, ...]) -> dict[str, str]:
 
 
 @click.command(name="verify")
-@click.argument("path", type=click.Path(path_type=Path), default=".")
+@click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
 @click.option("--image", metavar="REF", help="Verify this image (engine name, archive or OCI layout).")
 @click.option("--build", is_flag=True, help="Build the Dockerfile with the engine first, then verify the result.")
 @click.option("--dockerfile", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -40,7 +39,7 @@ def _build_args(values: tuple[str, ...]) -> dict[str, str]:
 @click.option("--memory", default="4g", show_default=True, help="Memory limit of the verification containers.")
 @click.option("--cpus", default="2", show_default=True, help="CPU limit of the verification containers.")
 @project_options
-@output_options(list(FORMATS))
+@output_options("verify")
 def command(path: Path, **params: Any) -> None:
     """Build the slim image and prove it: import every first-party module the image's command reaches
     (each in a fresh interpreter), check every implicit need (servers on PATH, drivers, engines, the
@@ -52,27 +51,24 @@ def command(path: Path, **params: Any) -> None:
     Exit codes: 0 every check passed, 1 a breakage (one line each: module, error, fix) or a failed
     build, 2 bad input or no engine answering at DOCKER_HOST."""
     from depslim.cli.analyze import default_cache_dir
-    from depslim.cli.config import project_config
+    from depslim.cli.config import analysis_config
     from depslim.cli.progress import progress_for_terminal
     from depslim.errors import EXIT_GATE_FAILED
     from depslim.verify import VerifyOptions, verify
     from depslim.verify.engine import Limits
-    from depslim.verify.report import render
 
-    fmt, output, force = params["fmt"], params["output"], bool(params["force"])
-    refuse_overwrite(output, force=force)
-    config = project_config(path if path.is_dir() else None, params["config_file"])
+    out = resolve_output("verify", params["fmt"], params["output"], force=bool(params["force"]))
     options = VerifyOptions(
         project=path, image=params["image"], build=bool(params["build"]), dockerfile=params["dockerfile"],
         tag=params["tag"], build_args=_build_args(params["build_args"]), build_network=params["build_network"],
         baseline=params["baseline"], runs=params["runs"], timeout=params["timeout"],
         limits=Limits(memory=params["memory"], cpus=params["cpus"]),
         dev_paths=tuple(params["dev_paths"]) or None, script_paths=tuple(params["script_paths"]) or None,
-        exclude=tuple(params["exclude"]), requirements=tuple(params["requirements"]), config=config,
+        exclude=tuple(params["exclude"]), requirements=tuple(params["requirements"]), config=analysis_config(),
         cache_dir=None if params["no_cache"] else default_cache_dir(),
     )
-    with progress_for_terminal(fmt == "terminal" or output is not None) as progress:
+    with progress_for_terminal(True) as progress:
         report = verify(options, progress=progress)
-    emit(render(report, fmt), output, force=force)
+    write_report(out, report)
     if not report.passed:
         raise click.exceptions.Exit(EXIT_GATE_FAILED)

@@ -75,6 +75,9 @@ class SplitOptions:
     cuts_name: str = "depslim-cuts.md"
     keep_local_project: bool = True
     command: str = "depslim split"
+    # Exact pins (==installed) for declared packages: right for an application's requirements files,
+    # wrong for a library's pyproject, whose ranges its users resolve against (`split --to pyproject`).
+    pin: bool = True
 
 
 @dataclass(frozen=True)
@@ -234,8 +237,9 @@ def _optional_why(dist: DistributionReport | None, reqs: Sequence[DeclaredRequir
 # --------------------------------------------------------------------------- lines
 
 
-def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionReport | None) -> str:
-    """Pin to the target's version; keep extras, markers and URLs from the declaration."""
+def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionReport | None, pin: bool = True) -> str:
+    """Pin to the target's version (or keep the declared specifier when not `pin`); keep extras,
+    markers and URLs from the declaration."""
     first = reqs[0]
     if first.editable:
         return f"-e {first.url or first.requirement}"
@@ -249,7 +253,7 @@ def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionRep
     name = req.name + (f"[{','.join(extras)}]" if extras else "")
     if req.url:
         text = f"{name} @ {req.url}"
-    elif dist is not None and dist.installed and dist.version:
+    elif pin and dist is not None and dist.installed and dist.version:
         text = f"{name}=={dist.version}"
     else:
         text = f"{name}{req.specifier}"
@@ -277,8 +281,11 @@ def _is_local_path(req: DeclaredRequirement) -> bool:
     return text.startswith((".", "/", "file:")) or text in ("", ".")
 
 
-def _pin(name: str, dist: DistributionReport | None) -> str:
-    return f"{name}=={dist.version}" if dist is not None and dist.installed and dist.version else name
+def _pin(name: str, dist: DistributionReport | None, pin: bool = True) -> str:
+    """An added (undeclared) requirement: == the installed version, or >= it when not pinning."""
+    if dist is None or not dist.installed or not dist.version:
+        return name
+    return f"{name}{'==' if pin else '>='}{dist.version}"
 
 
 def _group(declared: DeclaredSet) -> tuple[dict[str, list[DeclaredRequirement]], list[DeclaredRequirement]]:
@@ -341,7 +348,7 @@ def plan_split(
 
     for name, reqs in sorted(named.items()):
         dist = report.distribution(name)
-        text = _requirement_text(reqs, dist)
+        text = _requirement_text(reqs, dist, options.pin)
         label = text.split(" ;", 1)[0]
         dev_declared = all(r.dev for r in reqs)
         verdict = dist.verdict if dist is not None else None
@@ -443,7 +450,7 @@ def plan_split(
             notes.append(f"{name}: {where} but neither declared nor installed, and no distribution is known "
                          f"to provide it; declare it yourself")
             continue
-        base[name] = Line(name, _pin(name, dist), reason)
+        base[name] = Line(name, _pin(name, dist, options.pin), reason)
         dev.pop(name, None)
 
     for name in list(dev):

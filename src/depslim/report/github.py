@@ -9,12 +9,12 @@ a subfolder. Image paths (absolute inside the image) are never passed as `file=`
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from depslim.diffing import DiffReport
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes
 from depslim.model import Evidence, Finding, Report
+from depslim.report.base import Format
 
 _LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
@@ -134,15 +134,9 @@ def render(obj: Report | CheckResult | DiffReport, *, prefix: str = "") -> str:
     raise TypeError(f"cannot render {type(obj).__name__} as GitHub annotations")
 
 
-@dataclass(frozen=True)
-class GithubFormat:
-    """The `github` format (Format protocol)."""
-
-    prefix: str = ""
-    name: str = field(default="github", init=False)
-
-    def render(self, report: Report | CheckResult | DiffReport) -> str:
-        return render(report, prefix=self.prefix)
+FORMAT = Format("github", (), {
+    kind: lambda value, options: render(value, prefix=options.prefix) for kind in ("analyze", "check", "diff")
+})
 
 
-__all__: Sequence[str] = ("GithubFormat", "command", "escape_data", "escape_property", "render")
+__all__: Sequence[str] = ("command", "escape_data", "escape_property", "render")

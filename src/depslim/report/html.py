@@ -19,7 +19,8 @@ from depslim.audit import AuditTable
 from depslim.diffing import DiffReport
 from depslim.gate import CheckResult
 from depslim.model import Evidence, Finding, Report
-from depslim.report.markdown import Links
+from depslim.report.base import Format, Renderer, RenderOptions
+from depslim.report.markdown import Links, links_from
 from depslim.report.svg import (
     CATEGORIES,
     LayerBar,
@@ -35,7 +36,6 @@ from depslim.report.svg import (
 from depslim.units import human_bytes
 from depslim.verdicts import is_cut
 
-name = "html"
 TREEMAP_TILES = 200  # beyond this the smallest packages share one "other" tile (the page stays light)
 BARS_TOP = 20
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
@@ -441,3 +441,23 @@ def render(obj: Any, *, links: Links | None = None) -> str:
     if type(obj).__name__ == "VerifyReport":
         return render_verify(obj, links=links)
     raise TypeError(f"cannot render {type(obj).__name__} as HTML")
+
+
+def _renderer(function: Any) -> Renderer:
+    """A `(report, RenderOptions)` renderer: links to file:line from the options' repository URL,
+    ref and prefix, as the Markdown format makes them."""
+
+    def call(value: Any, options: RenderOptions) -> str:
+        return str(function(value, links=links_from(options.repository_url, ref=options.ref,
+                                                    prefix=options.prefix)))
+
+    call.__name__ = function.__name__
+    return call
+
+
+# The stamp is an HTML comment before the doctype (allowed there; no quirks mode), so rerunning
+# `-o report.html` replaces depslim's own page and refuses a hand-edited one, as for `.md`.
+FORMAT = Format("html", (".html", ".htm"), {
+    "analyze": _renderer(render_report), "image": _renderer(render_image), "audit": _renderer(render_audit),
+    "diff": _renderer(render_diff), "check": _renderer(render_check), "verify": _renderer(render_verify),
+}, comment="<!--")

@@ -11,13 +11,17 @@ import json
 import types
 from collections.abc import Mapping
 from enum import Enum
-from typing import Any, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Union, get_args, get_origin, get_type_hints
 
 from depslim.errors import InputError
 from depslim.jsonshape import Where, expect_array, expect_object, kind_of
 from depslim.model import SCHEMA_VERSION, Report
+from depslim.report.base import Format, Renderer, RenderOptions
 
-name = "json"
+if TYPE_CHECKING:
+    from depslim.diffing import DiffReport
+    from depslim.gate import CheckResult
+
 
 
 _SCALARS = frozenset({str, int, float, bool, type(None)})
@@ -50,6 +54,37 @@ def to_data(value: Any) -> Any:
 
 def render(report: Report) -> str:
     return json.dumps(to_data(report), indent=2, ensure_ascii=False) + "\n"
+
+
+def render_check(result: CheckResult, options: RenderOptions | None = None) -> str:
+    data = {"kind": "check", "passed": result.passed, **to_data(result)}
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_diff(diff: DiffReport, options: RenderOptions | None = None) -> str:
+    data = {"kind": "diff", "total_delta": diff.total_delta, "sizes_known": diff.sizes_known, **to_data(diff)}
+    for change, raw in zip(diff.changes, data["changes"], strict=True):
+        raw["delta"] = change.delta
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def _lazy(module: str, function: str) -> Renderer:
+    """A renderer that imports its module on first use (audit, estimate, image, verify live there)."""
+
+    def call(report: Any, options: RenderOptions) -> str:
+        import importlib
+
+        render_json = getattr(importlib.import_module(module), function)
+        return str(render_json(report) if module != "depslim.imagedoc" else render_json(report, options))
+
+    return call
+
+
+FORMAT = Format("json", (".json",), {
+    "analyze": lambda report, _options: render(report), "check": render_check, "diff": render_diff,
+    "audit": _lazy("depslim.audit", "render_json"), "estimate": _lazy("depslim.estimate", "render_json"),
+    "image": _lazy("depslim.imagedoc", "render_json"), "verify": _lazy("depslim.verify.report", "render_json"),
+})
 
 
 def _decode(tp: Any, value: Any, where: Where, field: str) -> Any:

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import PurePosixPath
+from typing import Any
 from urllib.parse import quote
 
 from depslim.diffing import REMOVED, SWAPPED, DiffReport, DistChange
 from depslim.gate import FAIL, PASS, CheckResult, format_bytes, runtime_distributions
-from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Evidence, Finding, Location, Report, Verdict
+from depslim.model import (
+    IMPORT_FINDING_CODES,
+    DistributionReport,
+    Evidence,
+    Finding,
+    Location,
+    Report,
+    Verdict,
+    import_findings_title,
+)
 from depslim.redact import clip
+from depslim.report.base import Format, RenderOptions
 from depslim.report.mermaid import bars_before_after, pie_by_verdict
 from depslim.verdicts import is_cut
 
@@ -305,7 +316,7 @@ def render_report(
             f"<b>Findings</b> ({_num(len(others))}, {format_bytes(measured)} measured savings)", others, links
         ))
     if problems:
-        sections.append(_findings_section(f"<b>Import problems</b> ({_num(len(problems))})", problems, links))
+        sections.append(_findings_section(import_findings_title(problems, ("<b>", "</b>")), problems, links))
     heavy = [d for d in _needed(report) if d.installed]
     heavy.sort(key=lambda d: (-d.size_bytes, d.name))
     needed_names = {d.name for d in heavy}
@@ -576,13 +587,31 @@ def render(
     raise TypeError(f"cannot render {type(obj).__name__} as Markdown")
 
 
-@dataclass(frozen=True)
-class MarkdownFormat:
-    """The `markdown` format (Format protocol); carries link settings and the size limit."""
+def _links(options: RenderOptions) -> Links | None:
+    return links_from(options.repository_url, ref=options.ref, prefix=options.prefix)
 
-    links: Links | None = None
-    limit: int = MAX_COMMENT_CHARS
-    name: str = field(default="markdown", init=False)
 
-    def render(self, report: Report | CheckResult | DiffReport) -> str:
-        return render(report, links=self.links, limit=self.limit)
+def _report(kind: str) -> Callable[[Any, RenderOptions], str]:
+    """analyze/check/diff: links and the comment-size budget come from the options."""
+    def call(value: Any, options: RenderOptions) -> str:
+        return render(value, links=_links(options), limit=options.markdown_limit)
+
+    call.__name__ = f"render_{kind}"
+    return call
+
+
+def _lazy(module: str) -> Callable[[Any, RenderOptions], str]:
+    """audit, estimate, image, verify: their own `render_markdown`, imported on first use."""
+    def call(value: Any, options: RenderOptions) -> str:
+        import importlib
+
+        return str(importlib.import_module(module).render_markdown(value))
+
+    return call
+
+
+FORMAT = Format("markdown", (".md", ".markdown"), {
+    "analyze": _report("analyze"), "check": _report("check"), "diff": _report("diff"),
+    "audit": _lazy("depslim.audit"), "estimate": _lazy("depslim.estimate"), "image": _lazy("depslim.imagedoc"),
+    "verify": _lazy("depslim.verify.report"),
+}, comment="<!--")

@@ -12,8 +12,9 @@ import json
 from collections.abc import Iterable
 
 from depslim import __version__
-from depslim.audit import format_savings
+from depslim.audit import AuditTable, format_savings
 from depslim.model import Evidence, Finding, Report
+from depslim.report.base import Format, RenderOptions
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LOCATED_KINDS = ("dockerfile", "declared")
@@ -71,18 +72,14 @@ def render_sarif(findings: Iterable[Finding]) -> str:
     return json.dumps(sarif_document(findings), indent=2) + "\n"
 
 
-class SarifFormat:
-    """Format protocol: `render(report)` on an analyze Report (its findings)."""
-
-    name = "sarif"
-
-    def render(self, report: Report) -> str:
-        return render_sarif(report.findings)
-
-
-name = "sarif"
-
-
-def render(report: Report) -> str:
-    """The module-level format entry `depslim analyze --format sarif` calls (see depslim.report)."""
+def render_findings(report: Report, options: RenderOptions | None = None) -> str:
+    """analyze: the report's file-located findings."""
     return render_sarif(report.findings)
+
+
+def render_audit(table: AuditTable, options: RenderOptions | None = None) -> str:
+    """audit: the same findings the audit table lists, in its order."""
+    return render_sarif(row.finding for row in table.rows)
+
+
+FORMAT = Format("sarif", (".sarif",), {"analyze": render_findings, "audit": render_audit})

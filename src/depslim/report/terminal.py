@@ -1,26 +1,33 @@
-"""The terminal format: summary, cut list, problems, other findings, heaviest runtime tree.
+"""The terminal format: rich tables for every report kind, at the real terminal width.
 
-`renderables(report)` builds rich objects once; the CLI prints them to a real console
-(colour, width) and `render(report)` records them as plain text for `--output`.
+Paths, URLs and commands must stay copyable, so no cell ever folds mid-token: table columns are
+`no_wrap`, and when a table does not fit the width (`RenderOptions.width`) the rows become a
+list whose lines the terminal soft-wraps (`rows`). Colour is `RenderOptions.color`.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Group, RenderableType
+from rich.console import Console
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.table import Table
 from rich.tree import Tree
 
-from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report
+from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report, import_findings_title
 from depslim.redact import console as redacting_console
 from depslim.report.bars import Bar, BarChart
+from depslim.report.base import Format, RenderOptions
 from depslim.units import human_bytes
 from depslim.verdicts import is_kept
 
-name = "terminal"
+if TYPE_CHECKING:
+    from depslim.diffing import DiffReport
+    from depslim.gate import CheckResult
+
 PROBLEM_CODES = IMPORT_FINDING_CODES
 TREE_TOP = 8
 BARS_TOP = 10
@@ -81,33 +88,52 @@ def summary(report: Report) -> Table:
     return table
 
 
-def findings_table(title: str, findings: Sequence[Finding]) -> Table:
-    table = Table(title=title, title_justify="left", expand=False, show_lines=False)
-    table.add_column("finding", overflow="fold")
-    table.add_column("owner")
-    table.add_column("fix", overflow="fold")
-    table.add_column("saving", justify="right")
-    table.add_column("evidence", overflow="fold")
-    for f in findings:
-        table.add_row(
-            escape(f.title), f.owner.value, escape(f.fix), human_bytes(f.savings_bytes, estimate=f.estimate),
-            _evidence_text(f),
-        )
-    return table
+def new_console(options: RenderOptions, file: io.StringIO) -> Console:
+    """A recording console at the options' width, coloured only when asked."""
+    return redacting_console(file=file, width=options.width, highlight=False, force_terminal=options.color,
+                             color_system="standard" if options.color else None, soft_wrap=False)
 
 
-def cut_table(findings: Sequence[Finding]) -> Table:
+def rows(console: Console, title: str, headers: Sequence[str], cells: Sequence[Sequence[str]],
+         right: Iterable[str] = ()) -> None:
+    """Print a table when it fits the console's width, else one block per row.
+
+    Columns are `no_wrap`: rich's `overflow="fold"` split `--extra-index-url` into `--extra-inde` /
+    `x-url`, and a fix that cannot be copied is no fix. The list layout prints each value whole
+    (soft-wrapped by the terminal), so below the table's width nothing is cut either."""
+    aligned = set(right)
+    table = Table(title=title, title_justify="left", expand=False)
+    for header in headers:
+        table.add_column(header, no_wrap=True, justify="right" if header in aligned else "left")
+    for row in cells:
+        table.add_row(*row)
+    if Measurement.get(console, console.options.update_width(10_000), table).maximum <= console.width:
+        console.print(table)
+        return
+    console.print(f"[bold]{title}[/]", soft_wrap=True)
+    for row in cells:
+        console.print("• " + row[0].replace("\n", "\n  "), soft_wrap=True)
+        for header, value in zip(headers[1:], row[1:], strict=False):
+            if value:
+                console.print(f"  [dim]{escape(header)}:[/] " + value.replace("\n", "\n    "), soft_wrap=True)
+
+
+def findings_rows(console: Console, title: str, findings: Sequence[Finding]) -> None:
+    rows(console, title, ("finding", "owner", "fix", "saving", "evidence"), [
+        (escape(f.title), f.owner.value, escape(f.fix), human_bytes(f.savings_bytes, estimate=f.estimate),
+         _evidence_text(f)) for f in findings], right=("saving",))
+
+
+def cut_rows(console: Console, findings: Sequence[Finding]) -> None:
     """The cut list, one compact row a package: what it is, what cutting it frees, the proof."""
-    table = Table(title="Cut list (not needed at runtime)", title_justify="left")
-    table.add_column("package", style="bold")
-    table.add_column("verdict")
-    table.add_column("frees", justify="right")
-    table.add_column("evidence", overflow="fold")
+    cells = []
     for f in findings:
         frees = human_bytes(f.savings_bytes, estimate=f.estimate) if f.savings_bytes is not None else "not installed"
         proof = [e for e in f.evidence if e.kind != "declared"] or list(f.evidence)
-        table.add_row(escape(f.subject), str(f.data.get("verdict", "")), frees, escape(str(proof[0])) if proof else "")
-    return table
+        cells.append((f"[bold]{escape(f.subject)}[/]", str(f.data.get("verdict", "")), frees,
+                      escape(str(proof[0])) if proof else ""))
+    rows(console, "Cut list (not needed at runtime)", ("package", "verdict", "frees", "evidence"), cells,
+         right=("frees",))
 
 
 def runtime_tree(report: Report) -> Tree | None:
@@ -141,35 +167,133 @@ def _split(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding], l
     return cut, problems, other
 
 
-def renderables(report: Report) -> list[RenderableType]:
+def render_analyze(report: Report, options: RenderOptions) -> str:
+    """Summary, bar charts (heaviest packages, an image's layers), cut list, import problems, other findings,
+    heaviest runtime tree, notes."""
+    buffer = io.StringIO()
+    console = new_console(options, buffer)
     cut, problems, other = _split(report.findings)
-    parts: list[RenderableType] = [summary(report)]
-    chart = heaviest_chart(report)
-    if chart is not None:
-        parts.append(chart)
-    layers = layer_chart([(x.index, x.size_bytes, x.instruction) for x in report.target.layers])
-    if layers is not None:
-        parts.append(layers)
+    console.print(summary(report))
+    # the charts lay themselves out at print time: this console's width, blocks only in colour
+    for chart in (heaviest_chart(report),
+                  layer_chart([(x.index, x.size_bytes, x.instruction) for x in report.target.layers])):
+        if chart is not None:
+            console.print(chart)
     if cut:
-        parts.append(cut_table(cut))
+        cut_rows(console, cut)
     if problems:
-        parts.append(findings_table("Import problems", problems))
+        findings_rows(console, import_findings_title(problems), problems)
     if other:
-        parts.append(findings_table("Other findings", other))
+        findings_rows(console, "Other findings", other)
     tree = runtime_tree(report)
     if tree is not None:
-        parts.append(tree)
+        console.print(tree)
+    shown = None if options.verbose else 10  # --verbose: every note, not the first few
     if report.unmeasured:
-        notes = ", ".join(f"{u.name} ({u.reason})" for u in report.unmeasured[:10])
-        more = len(report.unmeasured) - 10
-        parts.append(f"[dim]unmeasured: {escape(notes)}{f' (+{more} more)' if more > 0 else ''}[/]")
-    for warning in report.warnings[:20]:
-        parts.append(f"[yellow]warning:[/] {escape(warning)}")
-    return parts
+        notes = ", ".join(f"{u.name} ({u.reason})" for u in report.unmeasured[:shown])
+        more = len(report.unmeasured) - len(report.unmeasured[:shown])
+        console.print(f"[dim]unmeasured: {escape(notes)}{f' (+{more} more; --verbose)' if more > 0 else ''}[/]",
+                      soft_wrap=True)
+    for warning in report.warnings[: None if options.verbose else 20]:
+        console.print(f"[yellow]warning:[/] {escape(warning)}", soft_wrap=True)
+    return buffer.getvalue()
 
 
 def render(report: Report) -> str:
+    """Plain text of an analyze report at 100 columns (kept for callers of the old module API)."""
+    return render_analyze(report, RenderOptions())
+
+
+def render_check(result: CheckResult, options: RenderOptions) -> str:
+    """One line per budget, then the verdict."""
+    from depslim.gate import FAIL, PASS, UNMEASURED
+
     buffer = io.StringIO()
-    console = redacting_console(file=buffer, width=120, force_terminal=False, color_system=None, record=False)
-    console.print(Group(*renderables(report)))
+    console = new_console(options, buffer)
+    style = {FAIL: "bold red", PASS: "green"}
+    for r in result.results:
+        console.print(f"[{style.get(r.status, 'yellow')}]{escape(r.line())}[/]", soft_wrap=True)
+    failed = len(result.failures)
+    unmeasured = sum(1 for r in result.failures if r.status == UNMEASURED)
+    if failed:
+        why = (f" ({unmeasured} not measured: give the target that measures it, or --allow-unmeasured)"
+               if unmeasured else "")
+        console.print(f"[bold red]depslim check: {failed} of {len(result.results)} budgets failed{why}[/]",
+                      soft_wrap=True)
+    else:
+        console.print(f"[green]depslim check: all {len(result.results)} budgets passed[/]")
     return buffer.getvalue()
+
+
+def _diff_why(c: Any) -> str:
+    imports = [e for e in c.evidence if e.kind.endswith("import")]
+    if imports and c.module:
+        return f"import {c.module} in {imports[0].path}:{imports[0].line}"
+    if c.declared_at:
+        return f"declared at {c.declared_at[0]}"
+    if c.required_by:
+        return "required by " + ", ".join(c.required_by[:3])
+    return ""
+
+
+def render_diff(diff: DiffReport, options: RenderOptions) -> str:
+    """Headline, one row per changed distribution (declaration changes at 0 bytes included), totals."""
+    from depslim.gate import format_bytes
+
+    buffer = io.StringIO()
+    console = new_console(options, buffer)
+    console.print(f"[bold]{escape(diff.headline)}[/]", soft_wrap=True)
+    console.print(f"[dim]{escape(diff.base)} → {escape(diff.head)} ({diff.mode})[/]", soft_wrap=True)
+    cells = []
+    for c in diff.changes:
+        name = f"{c.swapped_from} → {c.name}" if c.swapped_from else c.name
+        if c.cuda:
+            name += " (+CUDA)"
+        delta = format_bytes(c.delta, signed=True) if c.delta is not None else "unknown"
+        cells.append((c.kind, escape(name), escape(c.base_version or "—"), escape(c.head_version or "—"), delta,
+                      escape(_diff_why(c))))
+    if cells:
+        rows(console, "Changes", ("change", "package", "base", "head", "Δ bytes", "why"), cells, right=("Δ bytes",))
+    if diff.sizes_known:
+        console.print(f"total: {format_bytes(diff.base_bytes)} → {format_bytes(diff.head_bytes)} "
+                      f"({format_bytes(diff.total_delta, signed=True)})")
+    if diff.image_delta is not None:
+        console.print(f"image: {format_bytes(diff.image_delta, signed=True)}")
+    for title, findings in (("new findings", diff.new_findings), ("resolved findings", diff.resolved_findings)):
+        if findings:
+            console.print(f"[bold]{title} ({len(findings)})[/]")
+            for f in findings:
+                console.print(f"  {escape(f.id)}: {escape(f.title)}", soft_wrap=True)
+    for note in diff.notes:
+        console.print(f"[yellow]note:[/] {escape(note)}", soft_wrap=True)
+    return buffer.getvalue()
+
+
+def _audit(table: Any, options: RenderOptions) -> str:
+    from depslim.audit import render_terminal
+
+    return render_terminal(table, width=options.width, color=options.color)
+
+
+def _image(doc: dict[str, Any], options: RenderOptions) -> str:
+    from depslim.imagedoc import render_terminal
+
+    return render_terminal(doc, options)
+
+
+def _estimate(result: Any, options: RenderOptions) -> str:
+    from depslim.estimate import render_terminal
+
+    return render_terminal(result, options)
+
+
+def _verify(report: Any, options: RenderOptions) -> str:
+    from depslim.verify.report import render_terminal
+
+    return render_terminal(report)
+
+
+FORMAT = Format("terminal", (".txt",), {
+    "analyze": render_analyze, "check": render_check, "diff": render_diff, "audit": _audit, "image": _image,
+    "estimate": _estimate, "verify": _verify,
+}, comment="#")

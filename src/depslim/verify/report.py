@@ -181,8 +181,7 @@ def render_markdown(report: VerifyReport) -> str:
 
 
 def render(report: VerifyReport, fmt: str) -> str:
-    if fmt == "html":
-        from depslim.report.html import render_verify
+    """`report` in any registered format that renders verify reports (`depslim.report`)."""
+    from depslim import report as registry
 
-        return render_verify(report)
-    return {"terminal": render_terminal, "json": render_json, "markdown": render_markdown}[fmt](report)
+    return registry.get(fmt).render("verify", report)
