@@ -134,7 +134,7 @@ class RangeSource:
         request = urllib.request.Request(self.url, headers={"Range": header, "User-Agent": _USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
+                body: bytes = response.read()
                 self.counter.requests += 1
                 self.counter.bytes_fetched += len(body)
                 if response.status == 206:
