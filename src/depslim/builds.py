@@ -47,7 +47,8 @@ _INCLUDE = re.compile(r"(?m)^\s*(?:-r|--requirement|-c|--constraint)(?:\s*=\s*|\
 
 def _texts(path: Path) -> Iterator[str]:
     """The text of `path` and of the files it includes (-r/-c), each once."""
-    todo, seen = [path], set()
+    todo: list[Path] = [path]
+    seen: set[str] = set()
     while todo and len(seen) < MAX_INCLUDES:
         current = todo.pop()
         key = os.path.abspath(current)

@@ -306,11 +306,11 @@ def recover_interrupted(folder: Path) -> list[Path]:
     is removed (its temps then go as stale): that set was never begun."""
     done: list[Path] = []
     try:
-        entries = [entry for entry in os.scandir(folder) if _JOURNAL.match(entry.name)]
+        entries = [(entry, found) for entry in os.scandir(folder) if (found := _JOURNAL.match(entry.name))]
     except OSError:
         return done
-    for entry in entries:
-        pid = int(_JOURNAL.match(entry.name).group("pid"))  # type: ignore[union-attr]
+    for entry, found in entries:
+        pid = int(found.group("pid"))
         if pid == os.getpid() or _pid_alive(pid):
             continue
         try:

@@ -130,9 +130,9 @@ def build_graph(
             else:
                 missing[name].add(dep)
     required_by: dict[str, set[str]] = {name: set() for name in by_name}
-    for name, deps in requires.items():
-        for dep in deps:
-            required_by[dep].add(name)
+    for parent, deps in requires.items():
+        for child in deps:
+            required_by[child].add(parent)
     return Graph(
         requires={k: frozenset(v) for k, v in requires.items()},
         required_by={k: frozenset(v) for k, v in required_by.items()},

@@ -130,9 +130,9 @@ def find_hits(scan: ScanResult, source_line: Callable[[Evidence], str] | None = 
                 hits.append(ImplicitHit(rule, Evidence(path, line, "implicit", detail)))
     for entry in scan.entrypoints:
         text = source_line(entry) if source_line else ""
-        words = _command_words(f"{entry.detail} {text}")
+        said = _command_words(f"{entry.detail} {text}")
         for rule in rules():
-            if words & set(rule.commands):
+            if said & set(rule.commands):
                 hits.append(
                     ImplicitHit(
                         rule, Evidence(entry.path, entry.line, "implicit", f"{entry.detail} ({rule.reason})")

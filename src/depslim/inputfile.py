@@ -16,10 +16,10 @@ a regular file (a FIFO)") without knowing about this module.
 from __future__ import annotations
 
 import errno
+import io
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
 
 _FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
 
@@ -47,7 +47,7 @@ class FileTooLarge(OSError):
         super().__init__(errno.EFBIG, f"{size} bytes, more than the {limit} accepted here", str(path))
 
 
-def open_regular(path: str | Path) -> BinaryIO:
+def open_regular(path: str | Path) -> io.BufferedReader:
     """A binary reader of `path`, which must be a regular file (see the module docstring)."""
     fd = os.open(path, _FLAGS)
     try:

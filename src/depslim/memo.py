@@ -205,8 +205,10 @@ class Recorder:
         self._stdout = sys.stdout
         self._tee = _TeeBuffer(sys.stdout.buffer)
         sys.stdout = io.TextIOWrapper(
-            self._tee,  # type: ignore[arg-type]
-            encoding=self._stdout.encoding, errors=self._stdout.errors, line_buffering=self._stdout.line_buffering,
+            self._tee,
+            encoding=self._stdout.encoding,
+            errors=self._stdout.errors,
+            line_buffering=bool(self._stdout.line_buffering),  # typeshed's TextIO says int
             write_through=True,
         )
         Recorder._active = self

@@ -142,7 +142,7 @@ class RangeSource:
         request = authorized_request(self.url, {"Range": header, "User-Agent": _USER_AGENT})
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                body = response.read()
+                body: bytes = response.read()
                 self.counter.requests += 1
                 self.counter.bytes_fetched += len(body)
                 if response.status == 206:

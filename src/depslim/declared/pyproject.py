@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from depslim.declared.base import Collector, declared_from, load_toml, parse_requirement
 from depslim.declared.classify import is_dev_extra, is_dev_group
@@ -86,7 +86,7 @@ class PyprojectReader:
     def _pep621(self) -> None:
         project = self._table(("project",))
         if "dependencies" in project:
-            keys = ("project", "dependencies")
+            keys: tuple[str, ...] = ("project", "dependencies")
             for text in self._strings(keys, project["dependencies"]):
                 self._add(keys, text, group="main", source="pep621", dev=False)
         optional = self._table(("project", "optional-dependencies"))
@@ -124,7 +124,7 @@ class PyprojectReader:
         dynamic = self._table(("tool", "setuptools", "dynamic"))
         reader = RequirementsReader(self.collector)
         if "dependencies" in dynamic:
-            keys = ("tool", "setuptools", "dynamic", "dependencies")
+            keys: tuple[str, ...] = ("tool", "setuptools", "dynamic", "dependencies")
             for path in self._dynamic_files(keys, dynamic["dependencies"]):
                 reader.read(path, group="main", dev=False)
         optional = self._table(("tool", "setuptools", "dynamic", "optional-dependencies"))
@@ -145,7 +145,7 @@ class PyprojectReader:
                 self._add(keys, item, group=f"group:{name}", source="pep735", dev=is_dev_group(name))
 
     def _check_includes(
-        self, name: str, groups: Mapping[str, Any], by_name: Mapping[str, str], stack: tuple[str, ...]
+        self, name: str, groups: Mapping[str, Any], by_name: Mapping[NormalizedName, str], stack: tuple[str, ...]
     ) -> None:
         """PEP 735: an include must name an existing group and includes must not form a cycle."""
         keys = ("dependency-groups", name)
@@ -208,7 +208,7 @@ class PyprojectReader:
                 self.collector.add(record)
 
     def _uv_pdm(self) -> None:
-        keys = ("tool", "uv", "dev-dependencies")
+        keys: tuple[str, ...] = ("tool", "uv", "dev-dependencies")
         for text in self._strings(keys, self._get(keys) or []):
             self._add(keys, text, group="group:dev", source="pep735", dev=True)
         for group, items in self._table(("tool", "pdm", "dev-dependencies")).items():

@@ -15,7 +15,7 @@ import shlex
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import NoReturn, TypedDict
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
@@ -66,7 +66,7 @@ def _urlsplit(text: str) -> SplitResult:
 class _Parser(argparse.ArgumentParser):
     """argparse that raises instead of exiting, so a bad option becomes an InputError."""
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def error(self, message: str) -> NoReturn:
         raise _OptionError(message)
 
 

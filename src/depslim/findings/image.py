@@ -109,7 +109,9 @@ class _Builder:
         return max(by_layer.items(), key=lambda item: (item[1], -item[0]))[0] if by_layer else -1
 
     def tree(self, root: str) -> tuple[int, dict[int, int], list[tuple[int, str]]]:
-        total, by_layer, top = 0, {}, []
+        total = 0
+        by_layer: dict[int, int] = {}
+        top: list[tuple[int, str]] = []
         limit = self.data["settings"]["top_paths"]
         for path, (kind, size, layer, _link) in self.fs.walk(root):
             if kind == DIR or not size:
@@ -167,8 +169,8 @@ class _Builder:
         added = self.main_layer(by_layer)
         removing = group[0].layer
         verb = "replaced" if code == "overwritten-in-later-layer" else "deleted"
-        evidence = [self.layer_evidence(group[0].path if not aggregate else p, added, "added")
-                    for p in ([top[0][1]] if aggregate and top else [None])]
+        # an aggregate names its largest hidden file (or, when it has none, its first removed path)
+        evidence = [self.layer_evidence(top[0][1] if aggregate and top else group[0].path, added, "added")]
         evidence.append(self.layer_evidence(group[0].path, removing, verb))
         kinds = sorted({r.kind for r in group})
         title = None
@@ -196,7 +198,9 @@ class _Builder:
         for pattern in self.data["cuda_devel"]["globs"]:
             roots.extend(self.fs.glob(pattern))
         roots = _outermost(roots)
-        total, by_layer, tops = 0, {}, []
+        total = 0
+        by_layer: dict[int, int] = {}
+        tops: list[tuple[int, str]] = []
         for root in roots:
             size, layers, top = self.tree(root)
             total += size
@@ -262,7 +266,9 @@ class _Builder:
             self._aggregate("site-packages-tests", site, _outermost(roots))
 
     def _aggregate(self, code: str, subject: str, roots: list[str]) -> None:
-        total, by_layer, dirs = 0, {}, []
+        total = 0
+        by_layer: dict[int, int] = {}
+        dirs: list[tuple[int, str]] = []
         for root in roots:
             size, layers, _top = self.tree(root)
             total += size

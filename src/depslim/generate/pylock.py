@@ -22,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
-from urllib.parse import urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
 from packaging.utils import canonicalize_name
 
@@ -53,7 +53,7 @@ def _strip_userinfo(url: str) -> tuple[str, str | None]:
         return url, None
     userinfo, host = parts.netloc.rsplit("@", 1)
     clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return clean, "Basic " + base64.b64encode(urllib.request.unquote(userinfo).encode()).decode()
+    return clean, "Basic " + base64.b64encode(unquote(userinfo).encode()).decode()
 
 
 class _Anchors(HTMLParser):
@@ -99,7 +99,7 @@ def _project_files(index: str, name: str, env: Mapping[str, str]) -> list[tuple[
         url, fragment = urldefrag(urljoin(page, href))
         match = re.fullmatch(r"sha256=([0-9a-f]{64})", fragment)
         if match:
-            files.append((urllib.request.unquote(url.rsplit("/", 1)[-1]), url, match.group(1)))
+            files.append((unquote(url.rsplit("/", 1)[-1]), url, match.group(1)))
     return files
 
 

@@ -497,10 +497,10 @@ def scan_project_with_stats(
         tuple(signals),
         graph,
     )
-    result = result_from_rows(rows)
-    assert result is not None, "rows built here always fit"
+    scanned = result_from_rows(rows)
+    assert scanned is not None, "rows built here always fit"
     stats.cache_written = scan_cache.save(snapshot, entries, fingerprint, rows)
-    return _with_models(result, walk, dev_paths, script_paths), stats
+    return _with_models(scanned, walk, dev_paths, script_paths), stats
 
 
 def _with_models(

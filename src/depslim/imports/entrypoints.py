@@ -22,11 +22,14 @@ import re
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from depslim.imports.contexts import context_data
 from depslim.imports.firstparty import Layout
 from depslim.model import Evidence
+
+if TYPE_CHECKING:
+    from dockerfile_parse import Instruction  # stubs/dockerfile_parse: the shape of one `structure` item
 
 _PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?$")
 _SHELLS = frozenset({"sh", "bash", "dash", "ash", "zsh"})
@@ -279,7 +282,7 @@ def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str])
         structure = parser.structure
     except Exception:  # dockerfile-parse raises plain exceptions on odd input
         return []
-    stages: list[dict[str, dict[str, Any]]] = [{}]
+    stages: list[dict[str, Instruction]] = [{}]
     envs: list[dict[str, str]] = [{}]
     for item in structure:
         instruction = str(item.get("instruction", "")).upper()
@@ -295,9 +298,9 @@ def dockerfile_entrypoints(rel: str, content: bytes, scripts: Mapping[str, str])
     found = []
     for stage, env in zip(stages, envs, strict=True):
         entry, cmd = stage.get("ENTRYPOINT"), stage.get("CMD")
-        if entry is None and cmd is None:
-            continue
         where = cmd if cmd is not None else entry
+        if where is None:  # neither is set
+            continue
         commands: list[list[str]] = []
         if entry is not None:
             entry_cmds = _docker_words(entry["value"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 _SUBPROCESS_CALLS = frozenset({"run", "call", "check_call", "check_output", "Popen", "getoutput", "getstatusoutput"})
@@ -66,10 +66,10 @@ def _command(node: ast.AST) -> tuple[tuple[str, ...] | None, bool]:
             words = tuple(node.value.split())
         return words, bool(words) and "python" in words[0]
     if isinstance(node, (ast.List, ast.Tuple)):
-        words = [_word(elt) for elt in node.elts]
-        pythonic = bool(node.elts) and (_is_executable(node.elts[0]) or "python" in (words[0] or ""))
-        if all(w is not None for w in words):
-            return tuple(w for w in words if w is not None), pythonic
+        parts = [_word(elt) for elt in node.elts]
+        pythonic = bool(node.elts) and (_is_executable(node.elts[0]) or "python" in (parts[0] or ""))
+        if all(w is not None for w in parts):
+            return tuple(w for w in parts if w is not None), pythonic
         return None, pythonic
     return None, _is_executable(node)
 
@@ -134,7 +134,7 @@ class Followed:
     commands: tuple[tuple[str, int, int, tuple[str, ...]], ...] = ()  # (file, line, end line, words) run by code
 
 
-def follow(start: set[str], module_files: Mapping[str, str], edges: Callable[[set[str]], frozenset[str]],
+def follow(start: set[str], module_files: Mapping[str, str], edges: Callable[[Iterable[str]], frozenset[str]],
            read: Callable[[str], bytes | None]) -> Followed:
     """Reach from `start` over imports and over the launches of every reached module, to a fixpoint.
 

@@ -179,7 +179,8 @@ class IgnoreRules:
         match = regex.match(rel)
         if match is None:
             return None
-        return not negated[match.lastindex - 1]  # type: ignore[operator]
+        assert match.lastindex is not None  # every alternative of the combined regex is one group
+        return not negated[match.lastindex - 1]
 
 
 def _read_rules(path: Path) -> IgnoreRules | None:

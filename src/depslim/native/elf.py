@@ -30,7 +30,7 @@ import stat
 import struct
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import BinaryIO, Protocol
 
 KiB = 1024
 MiB = 1024 * KiB
@@ -304,15 +304,15 @@ def parse(src: _Source) -> ElfInfo | None:
 class _FileSource:
     """Random access to a file on disk (the environment target)."""
 
-    def __init__(self, handle: object, size: int) -> None:
+    def __init__(self, handle: BinaryIO, size: int) -> None:
         self._fh = handle
         self.size = size
 
     def get(self, offset: int, length: int) -> bytes | None:
         if offset < 0 or length < 0 or offset + length > self.size:
             return None
-        self._fh.seek(offset)  # type: ignore[attr-defined]
-        data: bytes = self._fh.read(length)  # type: ignore[attr-defined]
+        self._fh.seek(offset)
+        data = self._fh.read(length)
         return data if len(data) == length else None
 
 

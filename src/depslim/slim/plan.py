@@ -236,10 +236,10 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
     projection = project_size(analysis, lock.pins, wheels, copies, native, base, base_bytes)
     existing = out_dir / DOCKERIGNORE
     try:
-        current = existing.read_text(encoding="utf-8") if existing.is_file() else None
+        ignored = existing.read_text(encoding="utf-8") if existing.is_file() else None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(existing, f"cannot read: {exc}") from None
-    ignore_text = merge_dockerignore(current, copies.items, [LOCK, REQUIREMENTS, DOCKERFILE])
+    ignore_text = merge_dockerignore(ignored, copies.items, [LOCK, REQUIREMENTS, DOCKERFILE])
     notes = (*split.notes, *([lock_note] if lock_note else []), *copies.notes, *native.notes, *base.notes,
              *wheels.notes)
     from depslim.slim.explain import render_explanation

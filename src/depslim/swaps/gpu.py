@@ -39,7 +39,7 @@ def _local(version: str) -> str:
 def requirement_names(requires: tuple[str, ...], markers: Mapping[str, str] | None = None,
                       extras: tuple[str, ...] = ("",)) -> list[str]:
     """Canonical names of `Requires-Dist` entries whose markers hold on the target."""
-    names = []
+    names: list[str] = []
     for raw in requires:
         try:
             req = Requirement(raw)

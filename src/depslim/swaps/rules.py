@@ -196,8 +196,8 @@ def _merge(base: RuleSet, doc: Mapping[str, Any], where: str) -> RuleSet:
         swaps[rule.id] = rule
     removals = {rule.name: rule for rule in base.removals}
     for i, record in enumerate(doc.get("removal", doc.get("removals", [])) or []):
-        rule = parse_removal(record, f"{where} removal[{i}]")
-        removals[rule.name] = rule
+        removal = parse_removal(record, f"{where} removal[{i}]")
+        removals[removal.name] = removal
     evidence = dict(base.evidence)
     for name, record in (doc.get("evidence") or {}).items():
         evidence[name] = parse_evidence(name, record, f"{where} evidence.{name}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
@@ -18,6 +19,9 @@ from packaging.version import InvalidVersion, Version
 from depslim.errors import DepslimError
 from depslim.swaps.rules import SwapRule
 from depslim.wheelsize import PYPI_SIMPLE, FetchCounter, IndexFile, WheelInfo, WheelLocator, wheel_info
+
+if TYPE_CHECKING:
+    from packaging.requirements import Requirement
 
 
 @dataclass
@@ -88,7 +92,7 @@ class IndexSizer:
         return best[3] if best else None
 
 
-def _any(name: str):
+def _any(name: str) -> Requirement:
     from packaging.requirements import Requirement
 
     return Requirement(canonicalize_name(name))

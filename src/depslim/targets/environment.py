@@ -410,7 +410,7 @@ class EnvironmentTarget:
 
             paths = sysconfig.get_paths()
             raw_dirs = [paths["purelib"], paths["platlib"], *site.getsitepackages()]
-            markers: dict[str, str] = dict(default_environment())
+            markers = {key: str(value) for key, value in default_environment().items()}  # all str already
             ref = sys.executable
         else:
             interpreter = read_interpreter(python)  # from files: the interpreter is never started

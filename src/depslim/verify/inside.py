@@ -11,6 +11,8 @@ read-only root filesystem, an unprivileged user and resource limits. Two modes:
 This is the one place where depslim runs the code it analyses: deliberately, and only here.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import shutil
@@ -18,6 +20,26 @@ import socket
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # never true inside the container: the probe needs nothing beyond the stdlib at runtime
+    from typing import Any, TypedDict
+
+    Record = dict[str, Any]  # one JSON line the probe writes
+
+    class Model(TypedDict):
+        file: str
+        names: list[str]  # the names an unpickler resolves, in order
+
+    class Spec(TypedDict, total=False):
+        mode: str  # "checks" | "start"
+        timeout: float
+        imports: list[str]  # checks mode
+        models: list[Model]
+        commands: list[str]
+        argv: list[str]  # start mode
+        port: int | str | None
+        module: str | None
 
 CHILD = r"""
 import importlib, json, sys, time, traceback
@@ -46,12 +68,12 @@ sys.stdout.write("\n@@depslim@@" + json.dumps(out) + "\n")
 """
 
 
-def emit(record):
+def emit(record: Record) -> None:
     sys.stdout.write(json.dumps(record) + "\n")
     sys.stdout.flush()
 
 
-def run_import(target, timeout):
+def run_import(target: str | list[str], timeout: float) -> Record:
     started = time.perf_counter()
     targets = target if isinstance(target, list) else [target]
     try:
@@ -66,12 +88,13 @@ def run_import(target, timeout):
         return {"ok": False, "type": "Crashed", "message": f"exit {done.returncode}: {' | '.join(tail)}",
                 "missing": None, "seconds": round(time.perf_counter() - started, 3)}
     try:
-        return json.loads(text[marker + len("@@depslim@@"):].strip().splitlines()[0])
+        record: Record = json.loads(text[marker + len("@@depslim@@"):].strip().splitlines()[0])
+        return record
     except ValueError:
         return {"ok": False, "type": "Crashed", "message": "unreadable probe output", "missing": None}
 
 
-def checks(spec):
+def checks(spec: Spec) -> None:
     timeout = float(spec.get("timeout", 120))
     for target in spec.get("imports", []):
         emit(dict(run_import(target, timeout), check="import", target=target))
@@ -83,7 +106,7 @@ def checks(spec):
               "type": None if found else "NotOnPath", "message": "" if found else f"{command} is not on PATH"})
 
 
-def accepts(port):
+def accepts(port: int) -> bool:
     for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
         try:
             with socket.socket(family, socket.SOCK_STREAM) as sock:
@@ -95,12 +118,14 @@ def accepts(port):
     return False
 
 
-def start(spec, t0):
+def start(spec: Spec, t0: float) -> None:
     argv = spec["argv"]
     timeout = float(spec.get("timeout", 60))
     port = spec.get("port")
     if not port:
-        result = run_import(spec["module"], timeout)
+        module = spec["module"]
+        assert module is not None, "the caller sends a module whenever it sends no port"
+        result = run_import(module, timeout)
         emit(dict(result, check="start", ready=result.get("ok"), seconds=round(time.perf_counter() - t0, 4)))
         return
     try:
@@ -130,9 +155,9 @@ def start(spec, t0):
           "message": f"port {port} did not accept within {timeout}s"})
 
 
-def main():
+def main() -> None:
     t0 = time.perf_counter()
-    spec = json.loads(sys.argv[1])
+    spec: Spec = json.loads(sys.argv[1])
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
     if spec.get("mode") == "start":
         start(spec, t0)

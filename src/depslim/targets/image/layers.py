@@ -21,15 +21,17 @@ import zlib
 from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO, Protocol
+from types import ModuleType
+from typing import Any, Protocol, TypeGuard
 
 from depslim.distinfo import metadata_header
 from depslim.errors import ImageFormatError
 from depslim.inputfile import open_regular
 from depslim.native.elf import DEFAULT_PREFIX_CAP, ElfInfo, read_elf_stream
 
+_fast_zlib: ModuleType | None
 try:  # ISA-L inflates gzip 2-3x faster than zlib and releases the GIL like zlib does.
-    from isal import isal_zlib as _fast_zlib  # type: ignore[import-not-found]
+    from isal import isal_zlib as _fast_zlib
 except ImportError:  # pragma: no cover - depends on the environment
     _fast_zlib = None
 
@@ -230,13 +232,49 @@ class ByteSource(Protocol):
     def read(self, n: int) -> bytes: ...
 
 
+class BlobSource(ByteSource, Protocol):
+    """A layer blob opened for reading (`LayerRef.opener`): closed once its layer is scanned."""
+
+    def close(self) -> None: ...
+
+
+class SkipSource(ByteSource, Protocol):
+    """A source that can pass over bytes without reading them (it says so with `seekable = True`)."""
+
+    def skip(self, n: int) -> int: ...
+
+
+class _Discarding(ByteSource, Protocol):
+    def discard(self, n: int) -> int: ...
+
+
+def _seekable(source: ByteSource) -> TypeGuard[SkipSource]:
+    return bool(getattr(source, "seekable", False))
+
+
+def _discards(source: ByteSource) -> TypeGuard[_Discarding]:
+    return hasattr(source, "discard")
+
+
+class _Decompressor(Protocol):
+    """What `_Inflater` uses of a `zlib` or ISA-L `decompressobj`."""
+
+    @property
+    def eof(self) -> bool: ...
+    @property
+    def unused_data(self) -> bytes: ...
+    @property
+    def unconsumed_tail(self) -> bytes: ...
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+
 class RegionFile:
     """A byte range of a file on disk, read through its own handle (one per worker thread)."""
 
     seekable = True
 
     def __init__(self, path: str, offset: int, length: int) -> None:
-        self._fh: BinaryIO = open_regular(path)  # a FIFO put where a blob belongs: an error, not a hang
+        self._fh = open_regular(path)  # a FIFO put where a blob belongs: an error, not a hang
         self._fh.seek(offset)
         self._left = length
         self.consumed = 0
@@ -324,7 +362,7 @@ class _Inflater:
         self._source = source
         self._archive = archive
         self._lib = _fast_zlib or zlib
-        self._d = self._lib.decompressobj(31)
+        self._d: _Decompressor = self._lib.decompressobj(31)
         self._pending = b""
         self._done = False
 
@@ -553,8 +591,9 @@ class _IntoSource:
     bound); refusing absurd requests keeps a hostile header from costing its size in memory.
     """
 
-    def __init__(self, head: bytes, counter: _Counting, archive: str, limit: int) -> None:
+    def __init__(self, head: bytes, raw: RegionFile, counter: _Counting, archive: str, limit: int) -> None:
         self._head = head
+        self._raw = raw
         self._counter = counter
         self._archive = archive
         self._limit = limit
@@ -572,7 +611,9 @@ class _IntoSource:
             view[:n] = self._head[:n]
             self._head = self._head[n:]
             return n
-        return self._counter.readinto(view)
+        got = self._raw.readinto(view)
+        self._counter.tally(got)
+        return got
 
 
 class _Unzstd:
@@ -584,7 +625,10 @@ class _Unzstd:
         self._archive = archive
         self._error = zstandard.ZstdError
         self._reader = zstandard.ZstdDecompressor().stream_reader(
-            source, read_size=MiB, read_across_frames=True, closefd=False
+            source,  # type: ignore[arg-type]  # zstandard reads any object with read(); its stubs say IO[bytes]
+            read_size=MiB,
+            read_across_frames=True,
+            closefd=False,
         )
 
     def read(self, n: int) -> bytes:
@@ -609,12 +653,11 @@ class _Counting:
             self._on_read(len(data))
         return data
 
-    def readinto(self, buf: Any) -> int:
-        got: int = self._source.readinto(buf)  # type: ignore[attr-defined]
-        self.count += got
-        if self._on_read is not None and got:
-            self._on_read(got)
-        return got
+    def tally(self, n: int) -> None:
+        """Count `n` bytes pulled from the source past `read` (skipped, or read into a buffer)."""
+        self.count += n
+        if self._on_read is not None and n:
+            self._on_read(n)
 
 
 def sniff(head: bytes) -> str:
@@ -767,7 +810,8 @@ class TarWalker:
         self._source = source
         self._archive = archive
         self._limits = limits
-        self._seekable = bool(getattr(source, "seekable", False))
+        self._skipper: SkipSource | None = source if _seekable(source) else None
+        self._seekable = self._skipper is not None
         # a source that can `discard` keeps its own buffer: ask it for exactly what a header
         # needs instead of copying a MiB out of it per refill
         self._discard: Callable[[int], int] | None = getattr(source, "discard", None)
@@ -823,8 +867,8 @@ class TarWalker:
         n -= avail
         self.offset += avail
         self._buf, self._pos = b"", 0
-        if self._seekable:
-            got = self._source.skip(n)  # type: ignore[attr-defined]
+        if self._skipper is not None:
+            got = self._skipper.skip(n)
             self.offset += got
             if got < n:
                 raise ImageFormatError(self._archive, "truncated tar (member data cut short)")
@@ -960,14 +1004,14 @@ def open_layer_stream(
             break
         head += more
     kind = sniff(head)
-    if kind == "tar" and getattr(raw, "seekable", False):
+    if kind == "tar" and _seekable(raw):
         # plain layer on disk: keep it seekable so content is skipped, not read
         return _SeekablePrefixed(head, raw, counter), counter, kind
     source: ByteSource = _Prefixed(head, counter)
     if kind == "gzip":
         inflater: ByteSource
         if isinstance(raw, RegionFile) and hasattr(_fast_zlib, "_GzipReader"):
-            inflater = _PooledInflater(_IntoSource(head, counter, archive, limits.max_capture), archive)
+            inflater = _PooledInflater(_IntoSource(head, raw, counter, archive, limits.max_capture), archive)
         elif isinstance(raw, RegionFile):
             inflater = _ThreadedInflater(source, archive)
         else:
@@ -983,7 +1027,7 @@ class _SeekablePrefixed:
 
     seekable = True
 
-    def __init__(self, head: bytes, raw: RegionFile, counter: _Counting) -> None:
+    def __init__(self, head: bytes, raw: SkipSource, counter: _Counting) -> None:
         self._head = head
         self._raw = raw
         self._counter = counter
@@ -1003,9 +1047,7 @@ class _SeekablePrefixed:
             self._head = self._head[take:]
             skipped, n = take, n - take
         got = self._raw.skip(n)
-        self._counter.count += got
-        if self._counter._on_read is not None and got:
-            self._counter._on_read(got)
+        self._counter.tally(got)
         return skipped + got
 
 
@@ -1018,8 +1060,9 @@ class _Guarded:
         self._archive = archive
         self._limits = limits
         self.produced = 0
-        if hasattr(inner, "discard"):
+        if _discards(inner):
             # `discard` exists only when the inner stream can drop bytes without copying them.
+            self._inner_discard = inner.discard
             self.discard = self._discard
 
     def read(self, n: int) -> bytes:
@@ -1028,7 +1071,7 @@ class _Guarded:
         return data
 
     def _discard(self, n: int) -> int:
-        got: int = self._inner.discard(n)  # type: ignore[attr-defined]
+        got = self._inner_discard(n)
         self._account(got)
         return got
 

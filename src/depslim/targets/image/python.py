@@ -122,9 +122,9 @@ def python_version(
             root = posixpath.dirname(root)
             cfg = fs.captured(posixpath.join(root, "pyvenv.cfg"))
             if cfg:
-                match = re.search(rb"^version(?:_info)?\s*=\s*(3\.\d+\.\d+)", cfg, re.M)
-                if match:
-                    return match.group(1).decode()
+                line = re.search(rb"^version(?:_info)?\s*=\s*(3\.\d+\.\d+)", cfg, re.M)
+                if line:
+                    return line.group(1).decode()
     minors = []
     for site in site_dirs:
         match = _PY_DIR.search(site + "/")

@@ -37,6 +37,7 @@ from depslim.targets.image.digests import (
 )
 from depslim.targets.image.layers import (
     DEFAULT_LIMITS,
+    BlobSource,
     BoundedStream,
     Budget,
     ByteSource,
@@ -71,7 +72,7 @@ class LayerRef:
     digest: str
     media_type: str = ""
     size: int | None = None
-    opener: Callable[[], ByteSource] | None = None
+    opener: Callable[[], BlobSource] | None = None
     scan: LayerScan | None = None
     name: str = ""  # the blob or member name, for messages
     region: tuple[str, int, int] | None = None  # (file, offset, length) of the blob on disk

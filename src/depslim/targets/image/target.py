@@ -144,7 +144,7 @@ def _scan_from_disk(
         except OSError as exc:
             raise ImageFormatError(label, f"cannot read layer: {exc}") from None
         finally:
-            raw.close()  # type: ignore[attr-defined]
+            raw.close()
     except BaseException:
         if hasher is not None:
             hasher.cancel()
@@ -208,19 +208,17 @@ def _merge_layers(
 
     workers = max(1, min(len(image.layers), os.cpu_count() or 2, 4))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="depslim-layer") as pool:
-        futures = [
-            pool.submit(_scan_from_disk, layer, i, _layer_label(image, i), limits, on_read, budget)
+        futures = {
+            i: pool.submit(_scan_from_disk, layer, i, _layer_label(image, i), limits, on_read, budget)
             for i, layer in enumerate(image.layers)
-        ]
+        }
         try:
-            for index, future in enumerate(futures):
-                keep(index, *future.result())
-                futures[index] = None  # type: ignore[call-overload]
+            for index in range(len(image.layers)):
+                keep(index, *futures.pop(index).result())  # popped: its scan is released once applied
         except BaseException:
             budget.close()  # scans waiting for room (depslim.targets.image.layers.Budget) stop waiting
-            for future in futures:
-                if future is not None:
-                    future.cancel()
+            for future in futures.values():
+                future.cancel()
             raise
     progress.finish(PROGRESS_KEY)
     return fs, summaries
