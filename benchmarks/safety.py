@@ -8,7 +8,10 @@ For every project folder given on the command line (generic: nothing project-spe
    - depslim: `depslim split PROJECT --image ORIG` -> requirements-base.txt (every runtime need, pinned
      to what ORIG has);
    - depslim+swaps: the same with `--apply-swaps` (the proven swaps applied);
-   - pipreqs: `pipreqs PROJECT` (the tool data scientists reach for).
+   - pipreqs: `pipreqs PROJECT` (the tool data scientists reach for), as written: it pins the newest
+     release on PyPI, which may not install on the project's Python;
+   - pipreqs-unpinned: the same names without pins (pip picks what installs), so its breakages can be
+     told from its pins.
 3. For each file, a rebuilt image, built the same way for all three: the local slim base of the
    project's Python, the project copied to ORIG's WORKDIR, `pip install --no-cache-dir -r FILE`, and
    ORIG's own ENV, EXPOSE, ENTRYPOINT and CMD.
@@ -34,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import slim as harness  # the sibling benchmark: ORIG builds, local bases, pipreqs
 
 REBUILT_REPO = "depslim-bench-rebuilt"
-VARIANTS = ("depslim", "depslim+swaps", "pipreqs")
+VARIANTS = ("depslim", "depslim+swaps", "pipreqs", "pipreqs-unpinned")
 
 
 @dataclass
@@ -89,6 +92,14 @@ def split_requirements(folder: Path, orig: str, out: Path, swaps: bool, timeout:
                                   "--force", *args], timeout=timeout, log=log)
     target = out / "requirements-base.txt"
     return target if code == 0 and target.is_file() else None
+
+
+def unpinned(requirements: Path) -> Path:
+    """pipreqs' names without their `==` pins, beside the original."""
+    out = requirements.with_name(requirements.stem + "-unpinned.txt")
+    lines = [line.split("==", 1)[0].strip() for line in requirements.read_text(encoding="utf-8").splitlines()]
+    out.write_text("".join(f"{line}\n" for line in lines if line and not line.startswith("#")), encoding="utf-8")
+    return out
 
 
 def rebuild_and_verify(folder: Path, row: Row, rebuild: Rebuild, requirements: Path, base: str, orig: str,
@@ -160,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-for", type=harness.parse_mapping, action="append", default=[], metavar="X.Y=IMAGE")
     parser.add_argument("--dockerfile")
     parser.add_argument("--no-cache", action="store_true")
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="comma-separated subset of: " + ", ".join(VARIANTS))
     args = parser.parse_args(argv)
     work: Path = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
@@ -177,12 +190,14 @@ def main(argv: list[str] | None = None) -> int:
         if not result.orig_ok or result.orig_tag is None or result.python is None:
             continue
         base = harness.ensure_base(result.python, False, work / "bases")
-        for variant in VARIANTS:
+        for variant in [v for v in VARIANTS if v in args.variants.split(",")]:
             rebuild = Rebuild(variant)
             row.rebuilds.append(rebuild)
-            if variant == "pipreqs":
+            if variant.startswith("pipreqs"):
                 harness.pipreqs_stage(folder, result, work, args.pipreqs)
                 requirements = work / result.pipreqs if result.pipreqs else None
+                if requirements is not None and variant == "pipreqs-unpinned":
+                    requirements = unpinned(requirements)
             else:
                 requirements = split_requirements(folder, result.orig_tag, work / row.name / harness.slug(variant),
                                                   variant.endswith("swaps"), args.timeout)
