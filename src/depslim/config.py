@@ -44,8 +44,10 @@ _UNITS: dict[str, int] = {
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]*)\s*$")
 
 
-def parse_size(text: str | int) -> int:
-    """Bytes from an int or a string such as "500MB", "1.2GiB", "2 kB", "1024" (SI and IEC units)."""
+def parse_size(text: object) -> int:
+    """Bytes from an int or a string such as "500MB", "1.2GiB", "2 kB", "1024" (SI and IEC units).
+
+    Any other value (an unchecked config or flag value) is read as its str(); bools are rejected."""
     if isinstance(text, bool):
         raise ValueError(f"not a size: {text!r}")
     if isinstance(text, int):
@@ -266,13 +268,13 @@ def _read(path: Path, root: Path) -> ProjectConfig | None:
     """The config in one file: [tool.depslim] of a pyproject, or a depslim.toml's top level."""
     if _without_config(path):
         return None
-    from depslim.declared.base import rel_path
-    from depslim.declared.pyproject import load_toml
+    from depslim.declared.base import load_toml, rel_path
     from depslim.declared.tomlpos import TomlPositions
 
     rel = rel_path(path, root)
     data, text = load_toml(path, rel)
     tool = data.get("tool", {})
+    prefix: tuple[str, ...]
     if isinstance(tool, dict) and "depslim" in tool:
         table, prefix = tool["depslim"], ("tool", "depslim")
     elif path.name == CONFIG_FILE or path.name != "pyproject.toml":

@@ -691,7 +691,7 @@ def analyze_fully(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -
     scan_result = scan(options, progress, alongside.start)
     declared = alongside.result()
     reach = reach_for(options, scan_result)
-    report = build_report(options, target, scan_result, declared, progress, reach=reach)
+    report = build_report(options, target, scan_result, declared, progress, reached=reach)
     return Analysis(report, target, scan_result, declared, reach[0])
 
 
@@ -702,7 +702,7 @@ def build_report(
     declared_set: DeclaredSet | None,
     progress: Progress = NULL_PROGRESS,
     finders: Callable[[AnalysisContext], list[Finding]] = _run_finders,
-    reach: tuple[Reach, list[str]] | None = None,
+    reached: tuple[Reach, list[str]] | None = None,
 ) -> Report:
     """Everything after reading: pure over the scan, the declarations and the target (and the
     reachability `reach_for` computed from them, when the caller has it already)."""
@@ -714,7 +714,7 @@ def build_report(
     graph = build_graph(dists, info.markers, requested)
     sizes = SizeTable(dists, graph, roots=declared.keys())
 
-    reach, reach_warnings = reach if reach is not None else reach_for(options, scan_result)
+    reach, reach_warnings = reached if reached is not None else reach_for(options, scan_result)
     scan_result = promote_reached(scan_result, reach)
     refs = _third_party(scan_result.imports, scan_result.first_party) if scan_result else []
     mapper = Mapper(dists, declared.keys())
@@ -745,7 +745,8 @@ def build_report(
         implicit = merged
     unreached = resolve_needs([h for h in hits if h not in in_scope], declared.keys(), installed.keys())
     reach = dataclasses.replace(reach, unreached_implicit=unreached)
-    decisions = _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {}
+    decisions: Mapping[str, tuple[Verdict | None, tuple[Evidence, ...]]] = (
+        _decide_all(declared, imports_by_dist, implicit, graph, reach) if declared_set else {})
     from depslim.policy import apply_ignore, apply_keep, cut_or_swapped
 
     decisions, policy_notes = apply_keep(decisions, options.config or {}, reach.scope, "depslim config")
@@ -754,7 +755,7 @@ def build_report(
     for name in sorted(set(installed) | set(declared)):
         dist = installed.get(name)
         size = sizes.of(name)
-        verdict, evidence = decisions.get(name, (None, ()))
+        verdict, dist_evidence = decisions.get(name, (None, ()))
         reqs = declared.get(name, [])
         reports.append(
             DistributionReport(
@@ -766,7 +767,7 @@ def build_report(
                 verdict=verdict,
                 declared=bool(reqs),
                 installed=dist is not None,
-                evidence=evidence,
+                evidence=dist_evidence,
                 requires=tuple(sorted(graph.requires.get(name, ()))),
                 required_by=tuple(sorted(graph.required_by.get(name, ()))),
                 declared_at=tuple(sorted({r.location for r in reqs})),

@@ -107,9 +107,9 @@ class DiffReport:
 
     @property
     def total_delta(self) -> int | None:
-        if not self.sizes_known:
+        if self.base_bytes is None or self.head_bytes is None:  # not sizes_known
             return None
-        return self.head_bytes - self.base_bytes  # type: ignore[operator]
+        return self.head_bytes - self.base_bytes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +209,7 @@ def _compare(
     assert dist is not None
     base_bytes = before.size_bytes if before and before.installed else (None if before else 0)
     head_bytes = after.size_bytes if after and after.installed else (None if after else 0)
+    kind: str | None  # None: no change worth listing
     if before is None or not (before.installed or before.declared):
         kind = ADDED
         base_bytes = None
@@ -340,7 +341,7 @@ def known_swap_pairs() -> set[tuple[str, str]]:
         data = load_data("swaps")
     except (DepslimError, ImportError):
         return set()
-    pairs = set()
+    pairs: set[tuple[str, str]] = set()
     for key in ("swap", "swaps", "rule", "rules"):
         records = data.get(key, [])
         if not isinstance(records, list):
@@ -532,7 +533,7 @@ def _read_pylock(text: str, shown: str) -> dict[str, Pin]:
     packages = data.get("packages")
     if not isinstance(packages, list):
         raise InputError(shown, "no [[packages]] table: not a pylock.toml")
-    pins = {}
+    pins: dict[str, Pin] = {}
     for index, package in enumerate(packages):
         if not isinstance(package, Mapping) or not isinstance(package.get("name"), str):
             raise InputError(shown, f"packages[{index}] has no name")

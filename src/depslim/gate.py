@@ -45,7 +45,7 @@ UNMEASURED = "unmeasured"
 
 
 
-def parse_size(text: str | int | float) -> int:
+def parse_size(text: object) -> int:
     """'500MB' → 500_000_000, via the one size parser (`depslim.config.parse_size`)."""
     return int(config_parse_size(text))
 
@@ -360,7 +360,7 @@ def _check_forbidden(report: Report, patterns: Iterable[str]) -> list[GateResult
             GateResult(
                 "forbid", f"forbidden package {pattern}", FAIL if hits else PASS, "none in the runtime",
                 f"{len(hits)} present" if hits else "none", contributors[:TOP_CONTRIBUTORS * 2],
-                evidence=tuple(_dist_evidence(d, by_name) for d in hits if _dist_evidence(d, by_name)),
+                evidence=tuple(ev for d in hits if (ev := _dist_evidence(d, by_name))),
                 limit_value=0, actual_value=len(hits),
             )
         )
@@ -426,7 +426,7 @@ def _dist_evidence(
 
 def _declared_evidence(report: Report, contributors: list[Contributor]) -> tuple[Evidence, ...]:
     by_name = {d.name: d for d in report.distributions}
-    out = []
+    out: list[Evidence] = []
     for c in contributors:
         dist = by_name.get(c.name.split(" ", 1)[0])
         ev = _dist_evidence(dist, by_name) if dist else None
@@ -451,7 +451,7 @@ def budgets_from(values: Mapping[str, object], origin: str = "command line") -> 
         if raw is None:
             return None
         try:
-            return parse_size(raw)  # type: ignore[arg-type]
+            return parse_size(raw)
         except (ValueError, TypeError) as exc:
             raise InputError(origin, f"{key}: {exc}") from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from depslim import __version__
 from depslim.model import SCHEMA_VERSION, Finding
@@ -19,6 +19,25 @@ from depslim.units import human_bytes as human
 if TYPE_CHECKING:
     from depslim.report.base import RenderOptions
     from depslim.targets.image import ImageTarget
+
+
+class _DistributionEntry(TypedDict):
+    """One entry of the document's "distributions" (an InstalledDistribution as the image ships it)."""
+
+    name: str
+    display_name: str
+    version: str
+    size_bytes: int
+    shared_bytes: int
+    files: int
+    missing_files: int
+    has_record: bool
+    site: str
+    dist_info: str
+    installer: str
+    editable: bool
+    requires: list[str]
+    entry_points: list[str]
 
 
 def _finding_dict(finding: Finding) -> dict[str, Any]:
@@ -36,7 +55,7 @@ def build_document(target: ImageTarget) -> dict[str, Any]:
     info = target.info()
     dists = target.distributions()
     owners = Counter(f.path for d in dists for f in d.files)
-    distributions = []
+    distributions: list[_DistributionEntry] = []
     for dist in dists:
         shared = sum(f.size for f in dist.files if owners[f.path] > 1)
         distributions.append({

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from functools import cache
+from typing import TypeGuard
 
 from depslim.knowledge import load_data
 from depslim.model import Context, Evidence, ImportRef, Scope, Verdict
@@ -93,7 +94,7 @@ CUT_VERDICTS = frozenset({Verdict.UNUSED, Verdict.DEV_ONLY, Verdict.TYPING_ONLY}
 KEEP_VERDICTS = frozenset({Verdict.RUNTIME, Verdict.IMPLICIT})
 
 
-def is_cut(verdict: Verdict | None, scope: Scope = Scope.ALL) -> bool:
+def is_cut(verdict: Verdict | None, scope: Scope = Scope.ALL) -> TypeGuard[Verdict]:
     """Does this verdict take a package out of what ships? `unreachable` only when asked."""
     return verdict in CUT_VERDICTS or (verdict is Verdict.UNREACHABLE and scope is Scope.SERVING)
 

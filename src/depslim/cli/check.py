@@ -47,7 +47,7 @@ _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 @config_option
 @output_options("check")
 @click.pass_context
-def command(ctx: click.Context, **p: Any) -> None:
+def command(ctx: click.Context, /, **p: Any) -> None:
     """Gate PATH (or an image) on size budgets, forbidden packages, unused deps and lock freshness."""
     path: Path | None = p["path"]
     if path is None and not p["image"] and not p["report_file"]:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from depslim.cli.options import allow_build_option, config_option, ui_options
 from depslim.cli.progress import plain_stderr
 from depslim.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
@@ -75,6 +79,7 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
 
     for folder in {path.parent for path in paths}:  # a split killed mid-set: completed before it is read
         recover_interrupted(folder)
+    console: Console | None  # None: plain stderr, no status spinner
     if check:
         from rich.markup import escape
 

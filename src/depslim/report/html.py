@@ -306,7 +306,7 @@ def _requirement_names(requires: Iterable[str]) -> set[str]:
 
     from packaging.utils import canonicalize_name
 
-    out = set()
+    out: set[str] = set()
     for req in requires:
         match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", str(req))
         if match:

@@ -161,7 +161,9 @@ def runtime_tree(report: Report) -> Tree | None:
 
 
 def _split(findings: Iterable[Finding]) -> tuple[list[Finding], list[Finding], list[Finding]]:
-    cut, problems, other = [], [], []
+    cut: list[Finding] = []
+    problems: list[Finding] = []
+    other: list[Finding] = []
     for f in findings:
         (cut if f.code.startswith("cut-") else problems if f.code in PROBLEM_CODES else other).append(f)
     return cut, problems, other
