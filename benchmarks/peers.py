@@ -87,6 +87,8 @@ DESIGN = {
                   "installed to find out",
     "conda-not-python": "a conda package that is no Python distribution (a binary, a C library) is no Python "
                         "dependency: it gets no verdict",
+    "setuptools-invalid": "a declaration setuptools itself would not read (setup.cfg `[options] extras_require = "
+                          "x` instead of an `[options.extras_require]` section) is not read either; a warning says so",
 }
 BETTER_WHY = {
     "first-party": "a module of the project itself (sibling, sub-folder or sys.path-extended), not a dependency",
@@ -787,6 +789,8 @@ def explain_missed(case: Case, obs: Observed, category: str, name: str) -> tuple
     dist = dists.get(canonicalize_name(name))
     if (dist is None or not dist.get("declared")) and _conda_not_python(obs, name):
         return "not a Python distribution (conda package)", DESIGN_, "conda-not-python"
+    if _setuptools_would_not_read(obs, name):
+        return "not read: setuptools would not read it (warned)", DESIGN_, "setuptools-invalid"
     if category == "declared":
         return "not read as declared", WORSE, ""
     if dist is None or not dist.get("declared"):
@@ -812,6 +816,17 @@ def _typing_only(obs: Observed, module: str) -> bool:
     kinds = {ev.get("kind") for d in obs.report.get("distributions", []) for ev in d.get("evidence", [])
              if ev.get("detail", "").split(" (")[0].split(".")[0] == module}
     return kinds == {"typing-import"}
+
+
+def _setuptools_would_not_read(obs: Observed, name: str) -> bool:
+    """depslim warned that a setup.cfg value naming `name` is not where setuptools reads declarations."""
+    for warning in obs.report.get("warnings", []):
+        file = warning.partition(":")[0]
+        if "is not read: setuptools" in warning and file.endswith("setup.cfg") and (obs.root / file).is_file():
+            text = (obs.root / file).read_text(encoding="utf-8", errors="replace")
+            if re.search(rf"(?mi)^\s*extras_require\s*[=:].*\b{re.escape(name)}\b", text):
+                return True
+    return False
 
 
 def _conda_not_python(obs: Observed, name: str) -> bool:

@@ -160,3 +160,12 @@ def test_setup_py_bad_requirement_names_line(tmp_path: Path) -> None:
     write(tmp_path / "setup.py", source)
     with pytest.raises(InputError, match=r"^setup.py:3: invalid requirement 'pandas>=>1'"):
         read_declared(tmp_path)
+
+
+def test_setup_cfg_extras_require_as_an_options_key_is_warned_not_read(tmp_path: Path) -> None:
+    """setuptools reads extras only from `[options.extras_require]`; `extras_require = x` in [options]
+    (a FawltyDeps sample reads it as declared) is no declaration to setuptools, so none to depslim."""
+    (tmp_path / "setup.cfg").write_text("[options]\ninstall_requires = pandas\nextras_require = pytorch\n")
+    declared, warnings = read_declared_with_warnings(tmp_path)
+    assert {r.name for r in declared.requirements} == {"pandas"}
+    assert any("[options] extras_require is not read" in w and w.startswith("setup.cfg:") for w in warnings)

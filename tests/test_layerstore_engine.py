@@ -229,7 +229,10 @@ def as_nobody(tricky: dict[str, Any]) -> Iterator[Any]:
     site = root / "site"
     stdlib = os.path.dirname(os.__file__)
     for top in sorted({name.partition(".")[0] for name in list(sys.modules)}):
-        spec = importlib.util.find_spec(top) if top not in ("__main__", "tests") else None
+        try:  # a module made at run time (Cython's `_cython_3_2_4`) has no spec: nothing to copy
+            spec = importlib.util.find_spec(top) if top not in ("__main__", "tests") else None
+        except ValueError:
+            continue
         origin = spec.origin if spec is not None else None
         if not origin or origin in ("built-in", "frozen") or (origin.startswith(stdlib + "/") and \
                 "site-packages" not in origin):

@@ -68,6 +68,10 @@ class SetupCfgReader:
         self.collector.files.add(self.rel)
         self._key("options", "install_requires", group="main", dev=False)
         self._key("options", "tests_require", group="dev", dev=True)
+        if self.parser.has_option("options", "extras_require"):  # FawltyDeps reads it; setuptools does not
+            self.collector.warnings.append(
+                f"{self.rel}: [options] extras_require is not read: setuptools takes extras only from the "
+                "[options.extras_require] section (one key per extra)")
         if self.parser.has_section("options.extras_require"):
             for extra in self.parser.options("options.extras_require"):
                 self._key(
