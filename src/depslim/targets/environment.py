@@ -26,7 +26,7 @@ from pathlib import Path
 from depslim import distinfo
 from depslim.errors import TargetError
 from depslim.knowledge import load_data
-from depslim.model import Finding, InstalledDistribution, InstalledFile, TargetInfo
+from depslim.model import InstalledDistribution, InstalledFile, TargetInfo
 from depslim.native.elf import ElfInfo, read_elf_file
 from depslim.native.sonames import DPKG_INFO, debian_release, looks_like_shared_object, os_release, soname_packages
 
@@ -437,6 +437,3 @@ class EnvironmentTarget:
         if self._dists is None:
             self._dists = scan_site_dirs(self._site_dirs)
         return self._dists
-
-    def findings(self) -> Sequence[Finding]:
-        return ()
