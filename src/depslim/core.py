@@ -44,6 +44,7 @@ from depslim.model import (
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.sizes import SizeTable
 from depslim.targets.base import Target
+from depslim.targets.spec import TargetSpec
 from depslim.verdicts import Decision, decide, is_cut, is_kept
 
 if TYPE_CHECKING:  # the finders (about 0.15 s of imports) load in `build_report`, not before the scan
@@ -56,9 +57,7 @@ class AnalyzeOptions:
     """What to analyze. `project=None` analyzes a target alone (e.g. `depslim image`)."""
 
     project: Path | None = None
-    image: str | None = None
-    platform: str | None = None
-    python: Path | None = None
+    target: TargetSpec = field(default_factory=TargetSpec)
     requirements: tuple[Path, ...] = ()
     dev_paths: tuple[str, ...] | None = None
     script_paths: tuple[str, ...] | None = None
@@ -68,16 +67,23 @@ class AnalyzeOptions:
     scope: Scope = Scope.ALL
     serving_dockerfile: str = "Dockerfile"  # project-relative: whose final command `serving` means
 
+    # Read-only views of the target options, for code that reads them one by one.
+    @property
+    def image(self) -> str | None:
+        return self.target.image
+
+    @property
+    def platform(self) -> str | None:
+        return self.target.platform
+
+    @property
+    def python(self) -> Path | None:
+        return self.target.python
+
 
 def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Target:
     """The target the options name: an image, another interpreter, or this environment."""
-    if options.image:
-        from depslim.targets.image import open_image
-
-        return open_image(options.image, platform=options.platform, progress=progress)
-    from depslim.targets.environment import EnvironmentTarget
-
-    return EnvironmentTarget(options.python)
+    return options.target.open(progress)
 
 
 def model_loader_patterns() -> SignalPatterns:

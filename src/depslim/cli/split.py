@@ -11,6 +11,7 @@ from depslim.cli.options import config_option, scope_option, target_options, ui_
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.model import Scope
+from depslim.targets.spec import TargetSpec
 
 
 def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -42,7 +43,7 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 @ui_options
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @click.pass_context
-def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
+def command(ctx: click.Context, path: Path, target: TargetSpec,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
             output_dir: Path | None, config_file: Path | None, force: bool, scope: str, pin: bool | None,
             dry_run: bool) -> None:
@@ -58,7 +59,7 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    options = AnalyzeOptions(project=path, image=image, platform=platform, python=python,
+    options = AnalyzeOptions(project=path, target=target,
                              requirements=_declaration_files(path, requirements), config=analysis_config(),
                              scope=Scope(scope))
     # a split killed between its renames left a journal: complete it before anything reads the set
