@@ -26,7 +26,7 @@ def cut_findings(reports: Sequence[DistributionReport], scope: Scope) -> list[Fi
     """The cut list as findings: declared for runtime, but the code does not need it there."""
     findings = []
     for dist in reports:
-        if not is_cut(dist.verdict, scope) or dist.dev_declared:
+        if dist.verdict is None or not is_cut(dist.verdict, scope) or dist.dev_declared:
             continue
         where = dist.declared_at[0] if dist.declared_at else Location("")
         if dist.verdict is Verdict.UNREACHABLE:
