@@ -33,5 +33,5 @@ def command(ref: str, target: TargetSpec, config_file: Path | None, fmt: str | N
     """
     out = resolve_output("image", fmt, output, force=force)
     with progress_for_terminal() as progress:
-        target = open_image(ref, platform=target.platform, progress=progress)
-    write_report(out, build_document(target))
+        image = open_image(ref, platform=target.platform, progress=progress)
+    write_report(out, build_document(image))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import click
 
@@ -212,7 +212,15 @@ def refuse_overwrite(output: Path | None, *, force: bool) -> None:
 # means the same thing (and has the same help) everywhere.
 
 
-def target_options(func: Any = None, *, without: tuple[str, ...] = ()) -> Any:
+@overload
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]: ...
+
+
+@overload
+def target_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+
+def target_options(func: Callable[..., Any] | None = None, *, without: tuple[str, ...] = ()) -> Any:
     """The target options (`--image`, `--platform`, `--python`), generated from `TargetSpec`'s fields.
 
     The command receives them whole as `target: TargetSpec`, never one by one, so a new target
