@@ -9,6 +9,8 @@ import pytest
 from helpers import build_wheel, make_venv, pip_install, site_packages
 
 from depslim.core import AnalyzeOptions, build_report
+from depslim.findings.cut import CutFinder
+from depslim.findings.imports import ImportProblemFinder
 from depslim.graph import build_graph
 from depslim.mapping import Mapped, Mapper
 from depslim.model import (
@@ -179,7 +181,7 @@ def test_verdicts_and_problems_from_evidence(venv: Path, tmp_path: Path) -> None
     declared = _declared("alpha", "full-pkg", "nsco-storage", "nsco-bigquery", "pyarrow", "common",
                          dev=("pytest-like",))
     report = build_report(AnalyzeOptions(project=tmp_path), EnvironmentTarget(venv), scan, declared,
-                          finders=lambda ctx: [])
+                          finders=(CutFinder, ImportProblemFinder))
     verdicts = {d.name: d.verdict for d in report.distributions if d.declared}
     assert verdicts["alpha"] is Verdict.RUNTIME
     assert verdicts["full-pkg"] is Verdict.DEV_ONLY
@@ -206,7 +208,7 @@ def test_dependency_of_runtime_package_is_kept(venv: Path, tmp_path: Path) -> No
     # common is declared, never imported, but full-pkg (imported at runtime) needs it: cutting frees nothing.
     scan = ScanResult(imports=(_ref("shared", "src/app/main.py", 1),), first_party=frozenset({"app"}), files_scanned=1)
     report = build_report(AnalyzeOptions(project=tmp_path), EnvironmentTarget(venv), scan,
-                          _declared("full-pkg", "common"), finders=lambda ctx: [])
+                          _declared("full-pkg", "common"), finders=(CutFinder, ImportProblemFinder))
     common = report.distribution("common")
     assert common is not None and common.verdict is Verdict.IMPLICIT
     assert "required by" in common.evidence[0].detail

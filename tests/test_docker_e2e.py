@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from depslim.imagedoc import image_finders
 from depslim.targets.image import open_image
 from tests.helpers import build_wheel
 
@@ -159,7 +160,7 @@ def test_info_describes_the_debian_python(analyzed) -> None:  # type: ignore[no-
 
 
 def test_deleted_pip_cache_is_found_with_its_bytes(analyzed, e2e_image) -> None:  # type: ignore[no-untyped-def]
-    deleted = {f.subject: f for f in analyzed.findings() if f.code == "deleted-in-later-layer"}
+    deleted = {f.subject: f for f in image_finders(analyzed).findings if f.code == "deleted-in-later-layer"}
     cache = deleted["/root/.cache/pip"]
     assert e2e_image["pipcache"] > 0
     assert cache.savings_bytes == e2e_image["pipcache"]
@@ -167,7 +168,7 @@ def test_deleted_pip_cache_is_found_with_its_bytes(analyzed, e2e_image) -> None:
     assert "pip install" in str(cache.data["instruction"])
     junk = [f for f in deleted.values() if "/junk.txt" in f.data["paths"]]
     assert junk and junk[0].savings_bytes >= len("junk-junk-junk\n")
-    assert analyzed.info().totals["waste_bytes"] >= cache.savings_bytes
+    assert image_finders(analyzed).totals["waste_bytes"] >= cache.savings_bytes
 
 
 def _image_json(ref: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from depslim.errors import TargetError
+from depslim.imagedoc import image_finders
 from depslim.targets.image import open_image
 from depslim.targets.image.sources import parse_ref
 from tests.imagebuild import (
@@ -36,7 +37,7 @@ def _layers() -> list[bytes]:
 def _summary(ref: str, platform: str | None = None) -> tuple:
     target = open_image(ref, platform=platform)
     dists = tuple((d.name, d.version, d.size_bytes) for d in target.distributions())
-    deleted = [f.savings_bytes for f in target.findings() if f.code == "deleted-in-later-layer"]
+    deleted = [f.savings_bytes for f in image_finders(target).findings if f.code == "deleted-in-later-layer"]
     return dists, deleted, target.info().platform
 
 
@@ -99,7 +100,7 @@ def test_docker_archive_symlinked_duplicate_layer(tmp_path: Path) -> None:
         add("manifest.json", json.dumps([{"Config": "c.json", "Layers": ["aaa/layer.tar", "bbb/layer.tar"]}]).encode())
     target = open_image(str(path))
     assert len(target.info().layers) == 2
-    assert [f.savings_bytes for f in target.findings() if f.code == "overwritten-in-later-layer"] == [10]
+    assert [f.savings_bytes for f in image_finders(target).findings if f.code == "overwritten-in-later-layer"] == [10]
 
 
 def test_parse_ref_prefixes(tmp_path: Path) -> None:
@@ -144,6 +145,6 @@ def test_streamed_save_matches_the_file(tmp_path: Path, oci: bool) -> None:
     catalog.consume(_Pipe(path.read_bytes()), DEFAULT_LIMITS)
     target = analyze_resolved(resolve(catalog, DEFAULT_LIMITS, None, "docker:test"), DEFAULT_LIMITS, NULL_PROGRESS)
     streamed = (tuple((d.name, d.version, d.size_bytes) for d in target.distributions()),
-                [f.savings_bytes for f in target.findings() if f.code == "deleted-in-later-layer"])
+                [f.savings_bytes for f in image_finders(target).findings if f.code == "deleted-in-later-layer"])
     assert streamed == _summary(str(path))[:2]
     assert streamed[1] == EXPECTED_DELETED

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from depslim.imagedoc import image_finders
 from depslim.targets.image import open_image
 from tests.imagebuild import (
     File,
@@ -123,7 +124,7 @@ def test_distribution_bytes_are_lstat_sums_of_present_record_files(target) -> No
 
 
 def _by_code(target, code: str):  # type: ignore[no-untyped-def]
-    return [f for f in target.findings() if f.code == code]
+    return [f for f in image_finders(target).findings if f.code == code]
 
 
 def test_deleted_in_later_layer_charges_the_whole_pip_cache(target) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +142,7 @@ def test_deleted_in_later_layer_charges_the_whole_pip_cache(target) -> None:  # 
 
 
 def test_final_filesystem_findings(target) -> None:  # type: ignore[no-untyped-def]
-    codes = {f.code: f for f in target.findings()}
+    codes = {f.code: f for f in image_finders(target).findings}
     assert codes["uv-cache"].savings_bytes == 5000
     assert codes["site-packages-tests"].savings_bytes == 2000
     assert codes["model-weights"].subject == "/app/model.safetensors"
@@ -156,9 +157,9 @@ def test_final_filesystem_findings(target) -> None:  # type: ignore[no-untyped-d
     dup = codes["duplicate-distribution"]
     assert dup.subject == "beta"
     assert "pip-cache" not in codes  # deleted: it is not in the final filesystem
-    waste = target.info().totals["waste_bytes"]
+    waste = image_finders(target).totals["waste_bytes"]
     assert waste == 2 * MiB + 10 + 300 + 700 + 5000 + 2000 + 11 * MiB + len("SECRET=1\n") + dup.savings_bytes
-    for finding in target.findings():
+    for finding in image_finders(target).findings:
         assert finding.id == f"{finding.code}:{finding.subject}"
         assert finding.fix and finding.owner
 
@@ -167,7 +168,7 @@ def test_non_root_user_has_no_root_finding(tmp_path: Path) -> None:
     layers = [layer_tar([File("/a", "a")])]
     path = write_oci_layout(tmp_path / "oci", [Image(layers, image_config(layers, user="app"))])
     target = open_image(str(path))
-    assert not [f for f in target.findings() if f.code == "root-user"]
+    assert not [f for f in image_finders(target).findings if f.code == "root-user"]
     assert target.info().user == "app"
 
 
@@ -189,7 +190,7 @@ def test_debian_dist_packages_and_dpkg_python_version(tmp_path: Path) -> None:
     assert dists["delta"].size_bytes > 0
     assert dists["debpkg"].has_record is False and dists["debpkg"].files == ()
     # dpkg owns debpkg's files: not orphans
-    assert not [f for f in target.findings() if f.code == "orphan-files"]
+    assert not [f for f in image_finders(target).findings if f.code == "orphan-files"]
 
 
 def test_pythonpath_from_config_is_a_site_dir(tmp_path: Path) -> None:

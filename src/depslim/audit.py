@@ -26,7 +26,7 @@ MEASURED_BY: Mapping[str, tuple[str, ...]] = {
     "dockerfile-weights-in-image": ("model-weights",),
 }
 TOTAL_KEYS = ("image_bytes", "total_bytes", "size_bytes", "python_bytes", "installed_bytes")
-SCHEMA = "depslim-audit/1"
+SCHEMA = "depslim/audit"  # the JSON envelope (depslim.report.json.envelope) sets it too
 # Findings whose savings are Python packages (they count against an environment's installed bytes).
 PYTHON_CODES = ("swap", "remove-from-runtime", "cut-", "cuda-")
 

@@ -33,8 +33,6 @@ from depslim.model import (
     ImportRef,
     ImportReport,
     InstalledDistribution,
-    Location,
-    Owner,
     Report,
     ScanResult,
     Scope,
@@ -46,10 +44,11 @@ from depslim.model import (
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.sizes import SizeTable
 from depslim.targets.base import Target
-from depslim.verdicts import Decision, decide, import_evidence, is_cut, is_kept, is_runtime_use
+from depslim.targets.spec import TargetSpec
+from depslim.verdicts import Decision, decide, is_cut, is_kept
 
 if TYPE_CHECKING:  # the finders (about 0.15 s of imports) load in `build_report`, not before the scan
-    from depslim.findings.base import AnalysisContext
+    from depslim.findings.base import Finder
     from depslim.imports.launches import Followed
 
 
@@ -58,9 +57,7 @@ class AnalyzeOptions:
     """What to analyze. `project=None` analyzes a target alone (e.g. `depslim image`)."""
 
     project: Path | None = None
-    image: str | None = None
-    platform: str | None = None
-    python: Path | None = None
+    target: TargetSpec = field(default_factory=TargetSpec)
     requirements: tuple[Path, ...] = ()
     dev_paths: tuple[str, ...] | None = None
     script_paths: tuple[str, ...] | None = None
@@ -70,16 +67,23 @@ class AnalyzeOptions:
     scope: Scope = Scope.ALL
     serving_dockerfile: str = "Dockerfile"  # project-relative: whose final command `serving` means
 
+    # Read-only views of the target options, for code that reads them one by one.
+    @property
+    def image(self) -> str | None:
+        return self.target.image
+
+    @property
+    def platform(self) -> str | None:
+        return self.target.platform
+
+    @property
+    def python(self) -> Path | None:
+        return self.target.python
+
 
 def open_target(options: AnalyzeOptions, progress: Progress = NULL_PROGRESS) -> Target:
     """The target the options name: an image, another interpreter, or this environment."""
-    if options.image:
-        from depslim.targets.image import open_image
-
-        return open_image(options.image, platform=options.platform, progress=progress)
-    from depslim.targets.environment import EnvironmentTarget
-
-    return EnvironmentTarget(options.python)
+    return options.target.open(progress)
 
 
 def model_loader_patterns() -> SignalPatterns:
@@ -170,7 +174,7 @@ def _import_reports(mapped: Mapping[ImportRef, Mapped]) -> tuple[ImportReport, .
     return tuple(sorted(reports, key=lambda r: (r.module, r.distribution or "")))
 
 
-def _declared_names(declared: DeclaredSet) -> dict[str, list[DeclaredRequirement]]:
+def declared_by_name(declared: DeclaredSet) -> dict[str, list[DeclaredRequirement]]:
     by_name: dict[str, list[DeclaredRequirement]] = defaultdict(list)
     for req in declared.requirements:
         if req.name and not req.constraint:
@@ -410,160 +414,8 @@ def follow_launches(scan_result: ScanResult, root: Path | None, start: set[str])
     return follow(start, scan_result.module_files, scan_result.reached_from_modules, read)
 
 
-def _problem(
-    code: str,
-    subject: str,
-    title: str,
-    fix: str,
-    evidence: Sequence[Evidence],
-    severity: str,
-    owner: Owner = Owner.DATA_SCIENTIST,
-) -> Finding:
-    return Finding(
-        id=f"{code}:{subject}",
-        code=code,
-        title=title,
-        owner=owner,
-        fix=fix,
-        subject=subject,
-        severity=severity,
-        evidence=tuple(sorted(evidence)[:20]),
-    )
 
 
-def _import_problems(
-    mapped: Mapping[ImportRef, Mapped],
-    declared: Mapping[str, list[DeclaredRequirement]],
-    installed: Mapping[str, InstalledDistribution],
-    graph: Graph,
-    reach: Reach,
-) -> list[Finding]:
-    """missing / transitive / undeclared / optional / misplaced-dev, one finding per distribution.
-
-    Under `--scope serving` an import in code the served entrypoint never reaches is no problem of
-    the image's: it is left out here as its package is left out of the image."""
-    per_key: dict[tuple[str, str], list[Evidence]] = defaultdict(list)
-    ambiguous: dict[str, tuple[str, ...]] = {}  # subject → the candidates it names (no one is picked)
-    for ref, m in mapped.items():
-        if m.how == "stdlib" or not m.distributions:
-            continue
-        if reach.scope is Scope.SERVING and not reach.reached(ref):
-            continue
-        names = m.distributions
-        decl = [n for n in names if n in declared]
-        ev = import_evidence(ref)
-        if decl:
-            if is_runtime_use(ref) and all(all(r.dev for r in declared[n]) for n in decl):
-                per_key[("misplaced-dev", decl[0])].append(ev)
-            continue
-        present = [n for n in names if n in installed]
-        subject = present[0] if present else names[0]
-        if not present and m.how == "ambiguous":
-            subject = " or ".join(names)
-            ambiguous[subject] = names
-        if ref.optional:
-            per_key[("optional", subject)].append(ev)
-        elif not is_runtime_use(ref):
-            continue
-        elif not present:
-            per_key[("missing", subject)].append(ev)
-        elif graph.required_by.get(subject):
-            per_key[("transitive", subject)].append(ev)
-        else:
-            per_key[("undeclared", subject)].append(ev)
-    texts = {
-        "missing": ("{n} is imported by runtime code but neither declared nor installed", "declare {n}", "error"),
-        "transitive": ("{n} is imported but only installed as a dependency of {by}", "declare {n} directly", "warning"),
-        "undeclared": ("{n} is imported and installed but not declared", "declare {n}", "warning"),
-        "optional": (
-            "{n} is an optional import (try/except ImportError), not declared",
-            "declare {n} as an extra if wanted",
-            "info",
-        ),
-        "misplaced-dev": (
-            "{n} is declared only for development but runtime code imports it",
-            "move {n} to the runtime requirements",
-            "error",
-        ),
-    }
-    findings = []
-    for (code, name), evidence in sorted(per_key.items()):
-        title, fix, severity = texts[code]
-        by = ", ".join(sorted(graph.required_by.get(name, ())))
-        finding = _problem(code, name, title.format(n=name, by=by), fix.format(n=name), evidence, severity)
-        if name in ambiguous:
-            finding = dataclasses.replace(
-                finding, title=f"{finding.title} (ambiguous: each of them provides the imported module)",
-                fix=fix.format(n=f"the one of {', '.join(ambiguous[name])} the code means"),
-                data={"candidates": list(ambiguous[name])})
-        findings.append(finding)
-    return findings
-
-
-def _notebook_installs(
-    scan_result: ScanResult | None, declared: Mapping[str, list[DeclaredRequirement]]
-) -> list[Finding]:
-    """`!pip install X` / `%pip install X` in notebooks: one info finding per package, every install
-    line as evidence, saying whether X is declared. A notebook that installs its own packages runs
-    in an environment the declarations do not describe: what it needs is declared nowhere, or twice."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-
-    per_name: dict[str, list[Evidence]] = defaultdict(list)
-    for install in scan_result.notebook_installs if scan_result else ():
-        name: str
-        try:
-            name = canonicalize_name(Requirement(install.requirement).name)
-        except InvalidRequirement:
-            name = install.requirement  # a URL or a path: no name to look up
-        where, detail = install.location, f"pip install {install.requirement}"
-        per_name[name].append(Evidence(where.path, where.line, "notebook-install", detail))
-    findings = []
-    for name, evidence in sorted(per_name.items()):
-        at = ", ".join(sorted({str(r.location) for r in declared.get(name, ())}))
-        title = (f"{name} is installed by a notebook (pip install) and declared at {at}" if at
-                 else f"{name} is installed by a notebook (pip install) but declared nowhere")
-        fix = ("drop the install line: the declaration installs it" if at
-               else f"declare {name} (with the dev requirements if only notebooks use it)")
-        findings.append(_problem("notebook-install", name, title, fix, evidence, "info"))
-    return findings
-
-
-def _cut_findings(reports: Sequence[DistributionReport], scope: Scope) -> list[Finding]:
-    """The cut list as findings: declared for runtime, but the code does not need it there."""
-    findings = []
-    for dist in reports:
-        if not is_cut(dist.verdict, scope) or dist.dev_declared:
-            continue
-        where = dist.declared_at[0] if dist.declared_at else Location("")
-        if dist.verdict is Verdict.UNREACHABLE:
-            title = f"{dist.name} is only imported by code the served entrypoint never reaches"
-            fix = f"leave {dist.name} out of the serving image's requirements"
-        elif dist.verdict is Verdict.UNUSED:
-            title, fix = f"{dist.name} is declared but never used", f"remove {dist.name} from {where.path}"
-        elif dist.verdict is Verdict.TYPING_ONLY:
-            title, fix = f"{dist.name} is only imported for type checking", f"move {dist.name} to the dev requirements"
-        else:
-            title, fix = (
-                f"{dist.name} is only used by dev code, scripts or notebooks",
-                f"move {dist.name} to the dev requirements",
-            )
-        evidence = (Evidence(where.path, where.line, "declared", dist.name), *dist.evidence)
-        findings.append(
-            Finding(
-                id=f"cut:{dist.name}",
-                code=f"cut-{dist.verdict.value}",
-                title=title,
-                owner=Owner.DATA_SCIENTIST,
-                fix=fix,
-                savings_bytes=dist.retained_bytes if dist.installed else None,
-                subject=dist.name,
-                severity="warning",
-                evidence=tuple(e for e in evidence if e.path or e.detail),
-                data={"verdict": dist.verdict.value, "from": dist.name},
-            )
-        )
-    return findings
 
 
 def _line_reader(root: Path | None) -> Callable[[Evidence], str]:
@@ -579,15 +431,6 @@ def _line_reader(root: Path | None) -> Callable[[Evidence], str]:
         return lines[evidence.line - 1] if evidence.line <= len(lines) else ""
 
     return read
-
-
-def _run_finders(context: AnalysisContext) -> list[Finding]:
-    from depslim.findings import FINDERS
-
-    results: list[Finding] = []
-    for factory in FINDERS:
-        results.extend(factory().find(context))
-    return results
 
 
 def merge_removals(findings: Sequence[Finding]) -> list[Finding]:
@@ -701,15 +544,18 @@ def build_report(
     scan_result: ScanResult | None,
     declared_set: DeclaredSet | None,
     progress: Progress = NULL_PROGRESS,
-    finders: Callable[[AnalysisContext], list[Finding]] = _run_finders,
+    finders: Sequence[Callable[[], Finder]] | None = None,
     reached: tuple[Reach, list[str]] | None = None,
 ) -> Report:
     """Everything after reading: pure over the scan, the declarations and the target (and the
-    reachability `reach_for` computed from them, when the caller has it already)."""
+    reachability `reach_for` computed from them, when the caller has it already).
+
+    Every finding comes from the finder registry (`depslim.findings.FINDERS`, or `finders`
+    when a caller wants a subset); the core only measures and decides verdicts."""
     info = target.info()
     dists, shadowed = unique_distributions(list(target.distributions()))
     installed = {d.name: d for d in dists}
-    declared = _declared_names(declared_set) if declared_set else {}
+    declared = declared_by_name(declared_set) if declared_set else {}
     requested = [r.requirement for reqs in declared.values() for r in reqs]
     graph = build_graph(dists, info.markers, requested)
     sizes = SizeTable(dists, graph, roots=declared.keys())
@@ -777,21 +623,7 @@ def build_report(
         )
     by_name = {r.name: r for r in reports}
 
-    findings: list[Finding] = []
-    if declared_set is not None:
-        findings += _cut_findings(reports, reach.scope)
-        findings += _import_problems(mapped, declared, installed, graph, reach)
-        findings += _notebook_installs(scan_result, declared)
-        for name, evidence in implicit.items():
-            if name in declared:
-                continue
-            if name in installed:  # the current image happens to have it; a rebuild from the declarations would not
-                findings.append(_problem("undeclared-implicit", name, f"{name} is needed at runtime and installed, "
-                                         "but not declared", f"declare {name}", evidence, "warning"))
-            else:
-                findings.append(_problem("missing-implicit", name, f"{name} is needed at runtime but not declared",
-                                         f"declare {name}", evidence, "error"))
-    findings += list(target.findings())
+    from depslim.findings import run as run_finders
     from depslim.findings.base import AnalysisContext
 
     context = AnalysisContext(
@@ -801,11 +633,18 @@ def build_report(
         target=info,
         installed=installed,
         distributions=by_name,
-        target_findings=tuple(findings),
         config=options.config,
         scope=reach.scope,
+        source=target,
+        mapped=mapped,
+        graph=graph,
+        reach=reach,
+        implicit=implicit,
     )
-    findings, ignored_notes = apply_ignore(cut_or_swapped(merge_removals(findings + finders(context))),
+    found = run_finders(context, finders) if finders is not None else run_finders(context)
+    if found.totals:  # measured by a finder (image waste): the report's target carries it
+        info = dataclasses.replace(info, totals={**info.totals, **found.totals})
+    findings, ignored_notes = apply_ignore(cut_or_swapped(merge_removals(list(found.findings))),
                                            options.config or {})
     policy_notes += ignored_notes
 

@@ -197,7 +197,7 @@ def estimate_requirements(
 
 def render_json(est: Estimate) -> str:
     doc = {
-        "schema": "depslim-estimate/1",
+        "schema": "depslim/estimate",
         "requirements": est.requirements, "platform": est.platform, "python": est.python,
         "resolver": est.resolver, "installed_bytes": est.installed_bytes, "wheel_bytes": est.wheel_bytes,
         "fetched_bytes": est.fetched_bytes,

@@ -17,6 +17,7 @@ from depslim.redact import clip
 from depslim.units import human_bytes as human
 
 if TYPE_CHECKING:
+    from depslim.findings import Found
     from depslim.report.base import RenderOptions
     from depslim.targets.image import ImageTarget
 
@@ -50,8 +51,20 @@ def _finding_dict(finding: Finding) -> dict[str, Any]:
     }
 
 
+def image_finders(target: ImageTarget) -> Found:
+    """The registry's target-only findings for an image alone (no project, no index look-ups):
+    the same finders `analyze` runs, so both commands list the same waste."""
+    from depslim.findings import TARGET_FINDERS, AnalysisContext, run
+
+    context = AnalysisContext(project_root=None, scan=None, declared=None, target=target.info(),
+                              installed={d.name: d for d in target.distributions()}, distributions={},
+                              source=target)
+    return run(context, TARGET_FINDERS)
+
+
 def build_document(target: ImageTarget) -> dict[str, Any]:
     """The stable JSON document (also what the terminal and Markdown views render)."""
+    found = image_finders(target)
     info = target.info()
     dists = target.distributions()
     owners = Counter(f.path for d in dists for f in d.files)
@@ -74,14 +87,14 @@ def build_document(target: ImageTarget) -> dict[str, Any]:
             "platform": info.platform, "site_dirs": list(info.site_dirs), "markers": dict(info.markers),
             "env": dict(info.env), "user": info.user,
         },
-        "totals": dict(info.totals),
+        "totals": {**info.totals, **found.totals},
         "layers": [
             {"index": layer.index, "digest": layer.digest, "size_bytes": layer.size_bytes,
              "instruction": layer.instruction}
             for layer in info.layers
         ],
         "distributions": distributions,
-        "findings": [_finding_dict(f) for f in target.findings()],
+        "findings": [_finding_dict(f) for f in found.findings],
         "warnings": target.warnings,
     }
 

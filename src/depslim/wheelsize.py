@@ -35,6 +35,7 @@ from depslim import jsonshape
 from depslim.errors import DepslimError
 from depslim.inputfile import open_regular, read_bytes
 from depslim.jsonshape import Where, expect_object
+from depslim.platforms import docker_arch, machine_of
 
 # urllib.request (http.client, ssl, email) is imported where a URL is fetched: `depslim analyze`
 # imports this module through the swap savings but fetches nothing unless it estimates.
@@ -298,7 +299,8 @@ def wheel_info(url: str, *, counter: FetchCounter | None = None, metadata: bool 
 
 # ---------------------------------------------------------------------------- target tags
 
-_ARCH = {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}
+# manylinux tags are computed for these architectures only (see depslim.platforms for the names).
+_WHEEL_ARCHES = frozenset({"amd64", "arm64"})
 
 
 def target_tags(platform: str = "linux/amd64", python: str = "3.11", glibc: tuple[int, int] = (2, 39)) -> list[Tag]:
@@ -306,7 +308,7 @@ def target_tags(platform: str = "linux/amd64", python: str = "3.11", glibc: tupl
     os_name, _, arch = platform.partition("/")
     if os_name != "linux":
         raise WheelSizeError(f"platform {platform!r}: only linux/<arch> targets are supported")
-    machine = _ARCH.get(arch)
+    machine = machine_of(arch) if docker_arch(arch) in _WHEEL_ARCHES else None
     if machine is None:
         raise WheelSizeError(f"platform {platform!r}: unknown architecture {arch!r}")
     platforms = [f"manylinux_{glibc[0]}_{minor}_{machine}" for minor in range(glibc[1], 16, -1)]

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 
 from depslim.errors import InputError, TargetError
+from depslim.imagedoc import image_finders
 from tests.fuzz import images
 from tests.fuzz import strategies as fz
 
@@ -140,7 +141,7 @@ def run_image(case: images.ImageCase) -> Any:
     from depslim.targets.image.target import analyze_resolved
 
     target = analyze_resolved(run_image_sources(case), case.limits, NULL_PROGRESS)
-    return target.info(), target.distributions(), target.findings()
+    return target.info(), target.distributions(), image_finders(target).findings
 
 
 def _patterns() -> Any:

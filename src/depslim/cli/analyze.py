@@ -39,9 +39,7 @@ def command(**p: Any) -> None:
     out = resolve_output("analyze", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"])
     options = AnalyzeOptions(
         project=root,
-        image=p["image"] or None,
-        platform=p["platform"] or None,
-        python=p["python"] or None,
+        target=p["target"],
         requirements=tuple(Path(str(r)) for r in p["requirements"]),
         dev_paths=tuple(p["dev_paths"]) or None,
         script_paths=tuple(p["script_paths"]) or None,

@@ -9,7 +9,6 @@ audits just the Dockerfile (no target needed). `--format sarif` emits the file-l
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import click
@@ -20,6 +19,7 @@ from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.jsonshape import Where, expect_object
 from depslim.model import Evidence, Finding, Owner, TargetInfo
+from depslim.targets.spec import TargetSpec
 
 
 @click.command(name="audit")
@@ -30,28 +30,18 @@ from depslim.model import Evidence, Finding, Owner, TargetInfo
 @click.option("--dockerfile-only", is_flag=True, help="Audit only PATH/Dockerfile (or a Dockerfile path).")
 @config_option
 @output_options("audit")
-def command(path: Path, image: str | None, platform: str | None, python: Path | None, report_file: Path | None,
+def command(path: Path, target: TargetSpec, report_file: Path | None,
             dockerfile_only: bool, config_file: Path | None, fmt: str | None, output: Path | None,
             force: bool) -> None:
     """One table of every finding with its owner, fix and savings, and the projected size."""
     from depslim import audit
 
     out = resolve_output("audit", fmt, output, force=force)
-    target_given = Target(image=image, platform=platform, python=python)
-    findings, target = _collect(path, target_given, report_file, dockerfile_only, config_file)
-    write_report(out, audit.audit_table(findings, target))
+    findings, info = _collect(path, target, report_file, dockerfile_only, config_file)
+    write_report(out, audit.audit_table(findings, info))
 
 
-@dataclass(frozen=True)
-class Target:
-    """The measured target, as `analyze` takes it (the same three options)."""
-
-    image: str | None
-    platform: str | None
-    python: Path | None
-
-
-def _collect(path: Path, given: Target, report_file: Path | None, dockerfile_only: bool,
+def _collect(path: Path, given: TargetSpec, report_file: Path | None, dockerfile_only: bool,
              config_file: Path | None) -> tuple[list[Finding], TargetInfo | None]:
     if dockerfile_only:
         from depslim.dockerfile import audit_dockerfile
@@ -67,7 +57,7 @@ def _collect(path: Path, given: Target, report_file: Path | None, dockerfile_onl
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    options = AnalyzeOptions(project=path, image=given.image, platform=given.platform, python=given.python,
+    options = AnalyzeOptions(project=path, target=given,
                              config=analysis_config())
     result = analyze(options)
     target = result.target

@@ -50,7 +50,7 @@ _LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
 def command(ctx: click.Context, /, **p: Any) -> None:
     """Gate PATH (or an image) on size budgets, forbidden packages, unused deps and lock freshness."""
     path: Path | None = p["path"]
-    if path is None and not p["image"] and not p["report_file"]:
+    if path is None and not p["target"].image and not p["report_file"]:
         path = Path(".")
     if path is not None and not path.is_dir():
         raise InputError(path, "no such project directory")
@@ -91,9 +91,7 @@ def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any], show_
 
     options = AnalyzeOptions(
         project=path,
-        image=p["image"] or None,
-        platform=p["platform"] or None,
-        python=p["python"] or None,
+        target=p["target"],
         config=config,
     )
     with progress_for_terminal(show_progress) as progress:

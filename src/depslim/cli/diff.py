@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from depslim.cli.options import config_option, environment_options, output_options, resolve_output, write_report
+from depslim.cli.options import config_option, output_options, resolve_output, target_options, write_report
 from depslim.diffing import (
     DiffReport,
     diff_pins,
@@ -30,6 +30,7 @@ from depslim.diffing import (
 from depslim.errors import DepslimError, InputError
 from depslim.inputfile import missing_reason, read_text
 from depslim.model import Report
+from depslim.targets.spec import TargetSpec
 
 _PIN_SUFFIXES = (".txt", ".in", ".toml")
 
@@ -41,7 +42,7 @@ _PIN_SUFFIXES = (".txt", ".in", ".toml")
               help="Analyse two git revisions of the project (e.g. main..HEAD; main...HEAD uses the merge base).")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --git: the project folder inside the repository.")
-@environment_options
+@target_options(without=("image",))
 @click.option("--repository-url", metavar="URL",
               help="Link file:line in Markdown and HTML (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
@@ -56,7 +57,7 @@ def command(**p: Any) -> None:
     if p["git_range"]:
         if p["base"] or p["head"]:
             raise click.UsageError("give either BASE HEAD or --git RANGE, not both")
-        diff, head_sha, prefix = _diff_git(p["git_range"], p["project"], p["python"], out.terminal)
+        diff, head_sha, prefix = _diff_git(p["git_range"], p["project"], p["target"], out.terminal)
     elif p["base"] and p["head"]:
         diff = _diff_pair(p["base"], p["head"], p, out.terminal)
     else:
@@ -99,10 +100,10 @@ def _diff_pair(base: str, head: str, p: dict[str, Any], show_progress: bool) -> 
     from depslim.core import AnalyzeOptions
 
     if kind == "image":
-        options = [AnalyzeOptions(project=None, image=ref, platform=p["platform"]) for ref in (base, head)]
+        options = [AnalyzeOptions(project=None, target=replace(p["target"], image=ref)) for ref in (base, head)]
         mode = "images"
     else:
-        options = [AnalyzeOptions(project=Path(ref), python=p["python"]) for ref in (base, head)]
+        options = [AnalyzeOptions(project=Path(ref), target=p["target"]) for ref in (base, head)]
         mode = "projects"
     old, new = _analyze_both(options, show_progress)
     return diff_reports(old, new, base_label=base, head_label=head, mode=mode)
@@ -127,7 +128,7 @@ def _analyze_both(options: list[Any], show_progress: bool) -> tuple[Report, Repo
     return old, new
 
 
-def _diff_git(spec: str, project: Path, python: Path | None, show_progress: bool) -> tuple[DiffReport, str, str]:
+def _diff_git(spec: str, project: Path, target: TargetSpec, show_progress: bool) -> tuple[DiffReport, str, str]:
     """Export both revisions with `git archive` and analyse each tree; returns the head commit too."""
     from depslim.core import AnalyzeOptions
 
@@ -149,7 +150,7 @@ def _diff_git(spec: str, project: Path, python: Path | None, show_progress: bool
                 raise InputError(f"{name}:{prefix}", f"the project folder does not exist at {sha[:12]}")
             roots.append(root)
         # No scan cache: the trees live in throwaway folders.
-        old, new = _analyze_both([AnalyzeOptions(project=r, python=python) for r in roots], show_progress)
+        old, new = _analyze_both([AnalyzeOptions(project=r, target=target) for r in roots], show_progress)
     diff = diff_reports(old, new, base_label=f"{left} ({base_sha[:12]})", head_label=f"{right} ({head_sha[:12]})",
                         mode="git")
     return diff, head_sha, prefix

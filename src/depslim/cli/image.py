@@ -10,20 +10,21 @@ from pathlib import Path
 
 import click
 
-from depslim.cli.options import config_option, output_options, resolve_output, write_report
+from depslim.cli.options import config_option, output_options, resolve_output, target_options, write_report
 from depslim.cli.progress import progress_for_terminal
 from depslim.imagedoc import build_document
 from depslim.targets.image import open_image
+from depslim.targets.spec import TargetSpec
 
 __all__ = ["build_document", "command"]
 
 
 @click.command("image")
 @click.argument("ref")
-@click.option("--platform", default=None, help="Platform of a multi-platform image, e.g. linux/amd64.")
+@target_options(without=("image", "python"))
 @config_option
 @output_options("image")
-def command(ref: str, platform: str | None, config_file: Path | None, fmt: str | None, output: Path | None,
+def command(ref: str, target: TargetSpec, config_file: Path | None, fmt: str | None, output: Path | None,
             force: bool) -> None:
     """Measure an image: layers, per-distribution sizes and waste findings.
 
@@ -32,5 +33,5 @@ def command(ref: str, platform: str | None, config_file: Path | None, fmt: str |
     """
     out = resolve_output("image", fmt, output, force=force)
     with progress_for_terminal() as progress:
-        target = open_image(ref, platform=platform, progress=progress)
-    write_report(out, build_document(target))
+        image = open_image(ref, platform=target.platform, progress=progress)
+    write_report(out, build_document(image))

@@ -17,9 +17,9 @@ if TYPE_CHECKING:
 
 def _from_image(image: str, plat: str | None, python: str | None) -> tuple[str | None, str | None]:
     """Target Python (major.minor) and platform as measured inside the image."""
-    from depslim.core import AnalyzeOptions, open_target
+    from depslim.targets.spec import TargetSpec
 
-    info = open_target(AnalyzeOptions(image=image, platform=plat)).info()
+    info = TargetSpec(image=image, platform=plat).open().info()
     found = ".".join(info.python_version.split(".")[:2]) if info.python_version else None
     return python or found, plat or info.platform or None
 

@@ -5,13 +5,15 @@ The report leaves through `write_report` only: format choice, stamp, redaction, 
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import click
 
@@ -210,22 +212,37 @@ def refuse_overwrite(output: Path | None, *, force: bool) -> None:
 # means the same thing (and has the same help) everywhere.
 
 
-def environment_options(func: Any) -> Any:
-    """`--python`, `--platform`: the interpreter measured, the platform of a multi-platform image.
-
-    `diff` takes these alone (its two images are its arguments); every other measuring command takes
-    `target_options`. A new target option is added here once."""
-    func = click.option("--python", "python", type=click.Path(dir_okay=False, path_type=Path),
-                        help="Measure another interpreter's environment (its python executable).")(func)
-    return click.option("--platform", metavar="OS/ARCH",
-                        help="Platform of a multi-platform image, e.g. linux/amd64.")(func)
+@overload
+def target_options(func: Callable[..., Any]) -> Callable[..., Any]: ...
 
 
-def target_options(func: Any) -> Any:
-    """`--image`, `--platform`, `--python`: where installed packages are measured."""
-    func = environment_options(func)
-    return click.option("--image", metavar="REF",
-                        help="Measure inside an image: archive, OCI layout, or docker:NAME[:TAG].")(func)
+@overload
+def target_options(*, without: tuple[str, ...] = ()) -> Callable[[Callable[..., Any]], Callable[..., Any]]: ...
+
+
+def target_options(func: Callable[..., Any] | None = None, *, without: tuple[str, ...] = ()) -> Any:
+    """The target options (`--image`, `--platform`, `--python`), generated from `TargetSpec`'s fields.
+
+    The command receives them whole as `target: TargetSpec`, never one by one, so a new target
+    option is a field of `TargetSpec` and nothing here or in any command changes. `without` drops
+    options a command takes differently (`diff`'s images are its arguments)."""
+    from depslim.targets.spec import TargetSpec
+
+    def decorate(command: Any) -> Any:
+        @functools.wraps(command)
+        def wrapper(*args: Any, **params: Any) -> Any:
+            return command(*args, target=TargetSpec.from_params(params), **params)
+
+        for spec_field in reversed(dataclasses.fields(TargetSpec)):
+            if spec_field.name in without:
+                continue
+            meta = spec_field.metadata
+            kind = click.Path(dir_okay=False, path_type=Path) if meta["path"] else None
+            wrapper = click.option(meta["flag"], spec_field.name, type=kind, metavar=meta["metavar"],
+                                   help=meta["help"])(wrapper)
+        return wrapper
+
+    return decorate(func) if func is not None else decorate
 
 
 def project_options(func: Any) -> Any:

@@ -53,9 +53,7 @@ def command(path: Path, **params: Any) -> None:
     options = SlimOptions(
         project=path,
         output_dir=params["output_dir"],
-        image=params["image"],
-        platform=params["platform"],
-        python=params["python"],
+        target=params["target"],
         base=params["base"],
         dockerfile=params["dockerfile"],
         scope=Scope(params["scope"]),

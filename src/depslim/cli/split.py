@@ -11,6 +11,7 @@ from depslim.cli.options import config_option, scope_option, target_options, ui_
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.model import Scope
+from depslim.targets.spec import TargetSpec
 
 
 def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
@@ -42,7 +43,7 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 @ui_options
 @click.option("--force", is_flag=True, help="Overwrite files edited by hand or not written by depslim.")
 @click.pass_context
-def command(ctx: click.Context, path: Path, image: str | None, platform: str | None, python: Path | None,
+def command(ctx: click.Context, path: Path, target: TargetSpec,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
             output_dir: Path | None, config_file: Path | None, force: bool, scope: str, pin: bool | None,
             dry_run: bool) -> None:
@@ -58,7 +59,7 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
-    options = AnalyzeOptions(project=path, image=image, platform=platform, python=python,
+    options = AnalyzeOptions(project=path, target=target,
                              requirements=_declaration_files(path, requirements), config=analysis_config(),
                              scope=Scope(scope))
     # a split killed between its renames left a journal: complete it before anything reads the set
@@ -92,18 +93,18 @@ def command(ctx: click.Context, path: Path, image: str | None, platform: str | N
     if dry_run:
         click.echo(preview(writes), nl=False)
         return
-    for target, text, allowed in writes:  # refuse before anything is written
-        if target.name != "pyproject.toml":
-            check_overwrite(target, text, force=allowed)
+    for dest, text, allowed in writes:  # refuse before anything is written
+        if dest.name != "pyproject.toml":
+            check_overwrite(dest, text, force=allowed)
     # One change for all files (every new content synced before the first rename, the renames under
     # a journal): a kill leaves the old set or one the next run completes, never a new
     # requirements-base.txt beside an old requirements-dev.txt.
-    changed = [(target, text) for target, text, _ in writes
-               if not (target.is_file() and target.read_text(encoding="utf-8") == text)]
+    changed = [(dest, text) for dest, text, _ in writes
+               if not (dest.is_file() and dest.read_text(encoding="utf-8") == text)]
     atomic_write_all(changed, keep=keep)
-    for target, _text, _ in writes:
-        state = "wrote" if any(t == target for t, _ in changed) else "unchanged"
-        console.print(f"{state} {escape(str(target))}")
+    for dest, _text, _ in writes:
+        state = "wrote" if any(t == dest for t, _ in changed) else "unchanged"
+        console.print(f"{state} {escape(str(dest))}")
     cut = [c for c in result.cuts if c.kind == "dropped"]
     optional = len([c for c in result.cuts if c.kind == "optional"])
     console.print(f"{len(result.base)} runtime, {len(result.dev)} dev, {len(cut)} cut, "

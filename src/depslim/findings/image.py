@@ -15,6 +15,7 @@ from fnmatch import fnmatchcase, translate
 from functools import cache
 from typing import Any
 
+from depslim.findings.base import AnalysisContext
 from depslim.knowledge import check_keys, load_data
 from depslim.model import Evidence, Finding, InstalledDistribution, Owner
 from depslim.targets.image.fs import MergedFS, Removal
@@ -405,3 +406,31 @@ def image_findings(analysis: ImageAnalysis) -> tuple[list[Finding], int]:
     builder.root_user()
     findings = sorted(builder.findings, key=lambda f: (-(f.savings_bytes or 0), f.code, f.subject))
     return findings, builder.waste_total()
+
+
+class ImageWasteFinder:
+    """Image waste, as a registered finder: reads the image target's merged filesystem.
+
+    The image target measures and never judges; judging what is waste happens here, so the
+    dependency runs one way (findings → targets) and an environment target simply yields nothing.
+    One instance serves one run: `totals` reuses what `find` computed."""
+
+    def __init__(self) -> None:
+        self._result: tuple[list[Finding], int] | None = None
+
+    def _measure(self, context: AnalysisContext) -> tuple[list[Finding], int] | None:
+        analysis = getattr(context.source, "analysis", None)
+        if not isinstance(analysis, ImageAnalysis):
+            return None
+        if self._result is None:
+            self._result = image_findings(analysis)
+        return self._result
+
+    def find(self, context: AnalysisContext) -> list[Finding]:
+        measured = self._measure(context)
+        return list(measured[0]) if measured else []
+
+    def totals(self, context: AnalysisContext) -> Mapping[str, int]:
+        """`waste_bytes`: the de-duplicated measured waste (the findings overlap; this does not)."""
+        measured = self._measure(context)
+        return {"waste_bytes": measured[1]} if measured else {}

@@ -39,6 +39,7 @@ from depslim.errors import InputError, LockError
 from depslim.fsio import decode_text
 from depslim.generate.stamp import check_overwrite, is_intact, split_stamp, stamp
 from depslim.inputfile import read_bytes, read_text
+from depslim.platforms import docker_arch
 from depslim.progress import NULL_PROGRESS, Progress
 
 if TYPE_CHECKING:  # imported where used: packaging is most of this module's import time
@@ -66,7 +67,6 @@ UV_PLATFORMS = {
     "darwin/amd64": "x86_64-apple-darwin",
     "windows/amd64": "x86_64-pc-windows-msvc",
 }
-_MACHINES = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 _MARKER_ENV = {
     "linux/amd64": {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
                     "os_name": "posix"},
@@ -158,7 +158,7 @@ def running_platform() -> str:
         import platform
 
         system, machine = "windows", platform.machine().lower()
-    return f"{system}/{_MACHINES.get(machine, machine)}"
+    return f"{system}/{docker_arch(machine)}"
 
 
 def running_python() -> str:

@@ -80,11 +80,34 @@ def _lazy(module: str, function: str) -> Renderer:
     return call
 
 
-FORMAT = Format("json", (".json",), {
+SCHEMA_PREFIX = "depslim/"
+
+
+def envelope(kind: str, document: Mapping[str, Any]) -> dict[str, Any]:
+    """The one top-level envelope every JSON report carries: `schema` ("depslim/<kind>") and
+    `schema_version` first, then the report's own keys unchanged (backward compatible: readers
+    of the old keys see them as before; `schema` values were "depslim-<kind>/1" for audit,
+    estimate and verify). Schemas: depslim/data/schemas/<kind>.schema.json."""
+    rest = {k: v for k, v in document.items() if k not in ("schema", "schema_version")}
+    return {"schema": f"{SCHEMA_PREFIX}{kind}", "schema_version": SCHEMA_VERSION, **rest}
+
+
+def _enveloped(kind: str, renderer: Renderer) -> Renderer:
+    """`renderer`'s document inside the envelope: applied here, once, for every report kind."""
+
+    def call(report: Any, options: RenderOptions) -> str:
+        document = json.loads(renderer(report, options))
+        return json.dumps(envelope(kind, document), indent=2, ensure_ascii=False) + "\n"
+
+    return call
+
+
+_RENDERERS: dict[str, Renderer] = {
     "analyze": lambda report, _options: render(report), "check": render_check, "diff": render_diff,
     "audit": _lazy("depslim.audit", "render_json"), "estimate": _lazy("depslim.estimate", "render_json"),
     "image": _lazy("depslim.imagedoc", "render_json"), "verify": _lazy("depslim.verify.report", "render_json"),
-})
+}
+FORMAT = Format("json", (".json",), {kind: _enveloped(kind, renderer) for kind, renderer in _RENDERERS.items()})
 
 
 def _decode(tp: Any, value: Any, where: Where, field: str) -> Any:

@@ -37,6 +37,7 @@ from depslim.slim.dockerfile import DockerfileSpec, render_dockerfile
 from depslim.slim.native import NativeNeeds, native_needs
 from depslim.slim.projection import Projection, project_size
 from depslim.slim.wheels import WheelCheck, check_wheels
+from depslim.targets.spec import TargetSpec
 
 DOCKERFILE = "Dockerfile.depslim"
 REQUIREMENTS = "requirements-slim.txt"
@@ -51,9 +52,7 @@ class SlimOptions:
 
     project: Path
     output_dir: Path | None = None
-    image: str | None = None
-    platform: str | None = None
-    python: Path | None = None
+    target: TargetSpec = field(default_factory=TargetSpec)
     base: str | None = None
     dockerfile: str = "Dockerfile"
     scope: Scope = Scope.SERVING
@@ -69,6 +68,11 @@ class SlimOptions:
     config: Mapping[str, object] = field(default_factory=dict)
     check_index: bool = True  # look up wheels for the target on the lock's index (network)
     allow_build: bool = False  # let the lock's resolver build VCS / sdist requirements (depslim.builds)
+
+    @property
+    def image(self) -> str | None:
+        """The image slimmed (read-only view of `target`)."""
+        return self.target.image
 
 
 @dataclass(frozen=True)
@@ -193,7 +197,7 @@ def plan_slim(options: SlimOptions, progress: Progress = NULL_PROGRESS) -> SlimP
         raise InputError(root, "no such project directory")
     out_dir = options.output_dir or root
     analysis = analyze_fully(
-        AnalyzeOptions(project=root, image=options.image, platform=options.platform, python=options.python,
+        AnalyzeOptions(project=root, target=options.target,
                        requirements=options.requirements, dev_paths=options.dev_paths,
                        script_paths=options.script_paths, exclude=options.exclude, cache_dir=options.cache_dir,
                        config=options.config, scope=options.scope, serving_dockerfile=options.dockerfile),

@@ -1,7 +1,10 @@
 """The one interface every source of installed distributions implements.
 
+A target measures; it never judges. What counts as waste in an image is a finder's business
+(`depslim.findings.image`), so targets never import findings.
+
 An environment, an image archive, an OCI layout and an engine image all answer the same
-three questions, so every verdict, tree and report works on any of them.
+questions, so every verdict, tree and report works on any of them.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from depslim.model import Finding, InstalledDistribution, TargetInfo
+from depslim.model import InstalledDistribution, TargetInfo
 
 
 class Target(Protocol):
@@ -21,8 +24,4 @@ class Target(Protocol):
 
     def distributions(self) -> Sequence[InstalledDistribution]:
         """Every installed distribution, with RECORD files present in the final filesystem."""
-        ...
-
-    def findings(self) -> Sequence[Finding]:
-        """Findings only this kind of target can see (image waste); empty for environments."""
         ...

@@ -26,11 +26,11 @@ from pathlib import Path
 from depslim import distinfo
 from depslim.errors import TargetError
 from depslim.knowledge import load_data
-from depslim.model import Finding, InstalledDistribution, InstalledFile, TargetInfo
+from depslim.model import InstalledDistribution, InstalledFile, TargetInfo
 from depslim.native.elf import ElfInfo, read_elf_file
 from depslim.native.sonames import DPKG_INFO, debian_release, looks_like_shared_object, os_release, soname_packages
+from depslim.platforms import docker_arch
 
-_MACHINE_TO_ARCH = {"x86_64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
 MAX_CONFIG_BYTES = 64 * 1024  # pyvenv.cfg, patchlevel.h, a conda-meta record: all a few hundred bytes
 MAX_BINARY_BYTES = 256 * 1024 * 1024  # a binary searched for its version string (libpython: ~25 MB)
 _XY = re.compile(r"(?:python|pypy)(3\.\d+)")
@@ -428,7 +428,7 @@ class EnvironmentTarget:
             kind="environment",
             ref=self._ref,
             python_version=self._markers.get("python_full_version", ""),
-            platform=f"{self._markers.get('sys_platform', '')}/{_MACHINE_TO_ARCH.get(machine, machine)}",
+            platform=f"{self._markers.get('sys_platform', '')}/{docker_arch(machine)}",
             site_dirs=tuple(self._site_dirs),
             markers=dict(self._markers),
         )
@@ -437,6 +437,3 @@ class EnvironmentTarget:
         if self._dists is None:
             self._dists = scan_site_dirs(self._site_dirs)
         return self._dists
-
-    def findings(self) -> Sequence[Finding]:
-        return ()

@@ -16,7 +16,7 @@ from depslim.units import human_bytes
 from depslim.verify.checks import CheckResult
 from depslim.verify.run import ColdStart, ImageFacts, VerifyReport
 
-SCHEMA = "depslim-verify/1"
+SCHEMA = "depslim/verify"  # the JSON envelope (depslim.report.json.envelope) sets it too
 FORMATS = ("terminal", "json", "markdown", "html")
 
 

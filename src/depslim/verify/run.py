@@ -33,6 +33,7 @@ from depslim.errors import InputError
 from depslim.model import Scope
 from depslim.progress import NULL_PROGRESS, Progress
 from depslim.redact import redact
+from depslim.targets.spec import TargetSpec
 from depslim.verify.checks import CheckResult, FixContext, Planned, classify, command_needs, plan_checks, versions_of
 from depslim.verify.engine import BuildResult, Engine, Limits
 
@@ -261,8 +262,8 @@ def _facts(ref: str, analysis: Analysis) -> tuple[ImageFacts, Starter]:
 
 def _analyse(options: VerifyOptions, ref: str, progress: Progress) -> Analysis:
     return analyze_fully(AnalyzeOptions(
-        project=options.project, image=ref, dev_paths=options.dev_paths, script_paths=options.script_paths,
-        requirements=options.requirements,
+        project=options.project, target=TargetSpec(image=ref), dev_paths=options.dev_paths,
+        script_paths=options.script_paths, requirements=options.requirements,
         exclude=options.exclude, cache_dir=options.cache_dir, config=options.config, scope=Scope.SERVING,
         serving_dockerfile=_dockerfile(options).name,
     ), progress)

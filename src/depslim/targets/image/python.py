@@ -18,6 +18,7 @@ from packaging.version import InvalidVersion, Version
 
 from depslim import distinfo
 from depslim.model import InstalledDistribution, InstalledFile
+from depslim.platforms import machine_of
 from depslim.targets.image.fs import MergedFS
 from depslim.targets.image.layers import DIR, FILE
 
@@ -26,7 +27,6 @@ _PY_DIR = re.compile(r"/python(3\.\d+)/")
 _PY_BIN = re.compile(r"^/(?:usr/local/bin|usr/bin|opt/[^/]+/bin|opt/conda/bin)/python(3\.\d+)$")
 _CONDA_PY = re.compile(r"/conda-meta/python-(3\.\d+\.\d+)-[^/]*\.json$")
 _DEB_PY = re.compile(r"^python(3\.\d+)(?:-minimal)?$")
-MACHINES = {"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "arm": "armv7l"}
 
 
 @dataclass
@@ -153,7 +153,7 @@ def marker_environment(version: str, platform: str) -> dict[str, str]:
     parts = platform.split("/")
     arch = parts[1] if len(parts) > 1 else ""
     variant = parts[2] if len(parts) > 2 else ""
-    machine = MACHINES.get(arch, arch)
+    machine = machine_of(arch) or arch
     if arch == "arm" and variant in ("v6", "v5"):
         machine = f"arm{variant}l"
     try:

@@ -27,6 +27,7 @@ from depslim import jsonshape
 from depslim.errors import ImageFormatError, TargetError
 from depslim.inputfile import FileTooLarge, NotRegularFile, open_regular, read_bytes
 from depslim.jsonshape import JObject, Where, expect_object
+from depslim.platforms import docker_arch
 from depslim.targets.image.digests import (
     ALGORITHMS,
     Digest,
@@ -60,7 +61,6 @@ MANIFEST_TYPES = {
     "application/vnd.docker.distribution.manifest.v2+json",
 }
 DIGEST_RE = re.compile(r"^(?P<alg>[a-z0-9]+(?:[+._-][a-z0-9]+)*):(?P<hex>[a-zA-Z0-9=_-]+)$")
-ARCH_ALIASES = {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386", "i386": "386"}
 DOCKER_SOCKET = "/var/run/docker.sock"
 
 
@@ -120,14 +120,14 @@ def parse_platform(text: str) -> tuple[str, str, str]:
     parts = text.strip().split("/")
     if len(parts) < 2 or not all(parts[:2]):
         raise TargetError(f"--platform {text!r}: expected OS/ARCH[/VARIANT], e.g. linux/amd64")
-    os_name, arch = parts[0], ARCH_ALIASES.get(parts[1], parts[1])
+    os_name, arch = parts[0], docker_arch(parts[1])
     variant = parts[2] if len(parts) > 2 else ""
     return os_name, arch, variant
 
 
 def host_platform_tuple() -> tuple[str, str, str]:
     machine = host_platform.machine().lower()
-    return "linux", ARCH_ALIASES.get(machine, machine), ""
+    return "linux", docker_arch(machine), ""
 
 
 def platform_string(config: Mapping[str, Any]) -> str:

@@ -3,7 +3,7 @@
 Opening reads each layer once (in parallel threads for files on disk: inflating releases
 the GIL), stacks the scans into the merged filesystem in order, then answers the Target
 protocol from that: TargetInfo with layers and totals, distributions with lstat-exact
-RECORD sizes, and image waste findings.
+RECORD sizes. What is waste is judged by `depslim.findings.image` (a registered finder).
 """
 
 from __future__ import annotations
@@ -12,12 +12,11 @@ import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from depslim.errors import ImageFormatError, TargetError
-from depslim.model import Finding, InstalledDistribution, LayerInfo, TargetInfo
+from depslim.model import InstalledDistribution, LayerInfo, TargetInfo
 from depslim.native.elf import ElfInfo
 from depslim.native.sonames import DPKG_INFO, debian_release, os_release, soname_packages
 from depslim.progress import NULL_PROGRESS, Progress
@@ -98,29 +97,14 @@ class ImageTarget:
         self._info = info
 
     def info(self) -> TargetInfo:
-        totals = dict(self._info.totals)
-        totals["waste_bytes"] = self._waste[1]
-        return TargetInfo(
-            kind=self._info.kind, ref=self._info.ref, python_version=self._info.python_version,
-            platform=self._info.platform, site_dirs=self._info.site_dirs, markers=self._info.markers,
-            layers=self._info.layers, totals=totals, env=self._info.env, user=self._info.user,
-        )
+        return self._info
 
     def distributions(self) -> Sequence[InstalledDistribution]:
         return tuple(self.analysis.distributions)
 
-    def findings(self) -> Sequence[Finding]:
-        return tuple(self._waste[0])
-
     @property
     def warnings(self) -> list[str]:
         return list(self.analysis.warnings)
-
-    @cached_property
-    def _waste(self) -> tuple[list[Finding], int]:
-        from depslim.findings.image import image_findings
-
-        return image_findings(self.analysis)
 
 
 def _scan_from_disk(
@@ -266,8 +250,7 @@ def analyze_resolved(
         site_dirs=tuple(site_dirs),
         markers=py.marker_environment(version, image.platform) if version else {},
         layers=tuple(layers),
-        totals={"image_bytes": sum(layer.size_bytes for layer in layers), "python_bytes": python_bytes,
-                "waste_bytes": 0},
+        totals={"image_bytes": sum(layer.size_bytes for layer in layers), "python_bytes": python_bytes},
         env=env,
         user=analysis.user,
     )
