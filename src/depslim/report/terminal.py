@@ -81,8 +81,10 @@ def summary(report: Report) -> Table:
         )
     table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
     if report.project:
-        kept_installed = any(d.installed and is_kept(d.verdict, report.scope) for d in report.distributions)
-        closure = human_bytes(s.runtime_bytes) if kept_installed else "not measured (no runtime package installed here)"
+        from depslim.gate import runtime_closure_bytes
+
+        measured = runtime_closure_bytes(report)
+        closure = human_bytes(measured) if measured is not None else "not measured (no runtime package installed here)"
         table.add_row("runtime closure", closure)
     table.add_row("findings", f"{s.findings} ({s.problems} import problems)")
     return table
