@@ -76,6 +76,18 @@ def test_apt_pkgcache_is_a_cache_not_model_weights(tmp_path: Path) -> None:
     assert savings == sorted(savings, reverse=True)
 
 
+def test_public_ca_certificate_under_usr_share_is_not_a_secret(tmp_path: Path) -> None:
+    from tests.imagebuild import File, Image, image_config, layer_tar, write_docker_archive
+
+    layers = [layer_tar([File("/usr/share/gnupg/sks-keyservers.netCA.pem", b"-----BEGIN CERTIFICATE-----\n"),
+                         File("/app/deploy.pem", b"-----BEGIN PRIVATE KEY-----\n")])]
+    archive = write_docker_archive(tmp_path / "img.tar", Image(layers, image_config(layers, history=["x"])))
+    result = CliRunner().invoke(cli, ["audit", str(tmp_path), "--image", str(archive), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    secrets = [r["subject"] for r in json.loads(result.output)["rows"] if r["code"] == "secret-file"]
+    assert secrets == ["/app/deploy.pem"]
+
+
 def test_audit_takes_the_target_options_of_analyze() -> None:
     from test_config_cli import command
 

@@ -171,3 +171,17 @@ def test_declaration_changes_are_listed_at_zero_bytes() -> None:
     back = diff_reports(head, base, swap_pairs=())
     assert [(c.name, c.kind) for c in back.changes] == [("requests", UNDECLARED)]
     assert diff.headline != "No dependency changes."
+
+
+def test_image_package_declared_but_absent_in_head_is_removed_with_its_bytes() -> None:
+    """Two `analyze --image` reports: the slim image keeps opencv-python declared but does not
+    install it. An image is measured whole, so it is removed (−its bytes), not "changed → — unknown",
+    and the headline and the total use the same Python bytes as `image` and `check`."""
+    base = report([dist("pandas", "2.2.3", 60 * MB, declared_at=["requirements.txt:1"]),
+                   dist("opencv-python", "5.1.0.95", 300 * MB, declared_at=["requirements.txt:2"])], kind="image")
+    head = report([dist("pandas", "2.2.3", 60 * MB, declared_at=["requirements.txt:1"]),
+                   dist("opencv-python", None, declared_at=["requirements.txt:2"], installed=False)], kind="image")
+    diff = diff_reports(base, head, swap_pairs=())
+    assert [(c.name, c.kind, c.delta) for c in diff.changes] == [("opencv-python", REMOVED, -300 * MB)]
+    assert (diff.base_bytes, diff.head_bytes) == (360 * MB, 60 * MB)
+    assert "sizes unknown" not in diff.headline and diff.headline.startswith("This PR removes 300.0 MB")

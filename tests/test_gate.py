@@ -81,6 +81,17 @@ def test_python_bytes_in_environment_is_the_runtime_closure() -> None:
     assert head.failures[0].evidence[0].path == "requirements.txt"
 
 
+def test_python_budget_with_no_runtime_package_installed_is_unmeasured_and_fails() -> None:
+    """`check --python /usr/bin/python3` on a project none of whose runtime packages is installed
+    there: 0 B would be a pass nobody measured (analyze says "runtime closure not measured")."""
+    bare = report([dist("pandas", None, verdict=Verdict.RUNTIME, declared_at=["requirements.txt:1"], installed=False),
+                   dist("pip", "24.0", 6 * MB)])
+    assert python_bytes(bare) is None
+    result = evaluate(bare, Budgets(max_python_bytes=1 * MB))
+    assert result.results[0].status == UNMEASURED and not result.passed
+    assert evaluate(bare, Budgets(max_python_bytes=1 * MB), allow_unmeasured=True).passed
+
+
 def test_forbidden_globs_hit_declared_and_transitive_packages() -> None:
     result = evaluate(torch_head(), Budgets(forbid=("jupyter*", "nvidia-*", "tensorflow*")))
     by_what = {r.what: r for r in result.results}

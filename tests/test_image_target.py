@@ -123,6 +123,22 @@ def test_distribution_bytes_are_lstat_sums_of_present_record_files(target) -> No
     assert sum(s for p, s in files.items() if ".dist-info/" not in p) == expected
 
 
+def test_python_bytes_are_record_files_counted_once_as_every_command_shows(target) -> None:  # type: ignore[no-untyped-def]
+    """Python bytes = the files RECORDs list (pip's .pyc included), each once: shared/common.py
+    (in beta's and gamma's RECORD) once, the console script in /usr/local/bin in, the orphan
+    stray/loose.py out; analyze's "installed" and check's Python bytes are the same number."""
+    from depslim.core import AnalyzeOptions, build_report
+    from depslim.gate import python_bytes
+    from depslim.sizes import installed_bytes
+
+    total = target.info().totals["python_bytes"]
+    assert total == installed_bytes(target.distributions())
+    every = {f.path: f.size for d in target.distributions() for f in d.files}
+    assert total == sum(every.values()) and f"{SITE}/stray/loose.py" not in every
+    report = build_report(AnalyzeOptions(), target, None, None)
+    assert report.summary.installed_bytes == python_bytes(report) == total
+
+
 def _by_code(target, code: str):  # type: ignore[no-untyped-def]
     return [f for f in image_finders(target).findings if f.code == code]
 

@@ -300,3 +300,22 @@ def test_foreign_or_hand_edited_lock_is_not_overwritten_without_force(
     forced = CliRunner(env=env).invoke(cli, ["lock", "--backend", "uv", "--force"])
     assert forced.exit_code == 0, forced.output
     assert is_intact(lock.read_text())
+
+
+def test_check_without_inputs_follows_the_readme_flow_and_a_missing_input_is_bad_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`split` writes base and dev, the README locks only the base: `lock --check` checks the
+    base and the dev file only once it has a lock; a named file that does not exist exits 2."""
+    from depslim.generate.lock import check_inputs
+
+    base, dev = tmp_path / "requirements-base.txt", tmp_path / "requirements-dev.txt"
+    base.write_text("alpha\n")
+    dev.write_text("-r requirements-base.txt\ndelta\n")
+    default_output(base).write_text("alpha==1.0\n")
+    assert check_inputs(tmp_path) == [base]
+    default_output(dev).write_text("delta==1.0\n")
+    assert check_inputs(tmp_path) == [base, dev]
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["lock", "--check", "nonexist.txt"])
+    assert result.exit_code == 2 and "no such file" in result.output

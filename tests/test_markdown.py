@@ -149,3 +149,19 @@ def test_bundled_example_renders_valid_markdown() -> None:
     cut = text[text.index("### Cut list"): text.index("<details>")]
     assert "`jupyter`" in cut and "`black`" in cut
     assert "https://github.com/acme/churn/blob/main/requirements.txt#L" in text
+
+
+def test_cut_package_not_installed_shows_the_same_estimate_in_terminal_and_markdown() -> None:
+    """jupyter is cut but not installed: its cut finding carries the index's size, an estimate.
+    The terminal said "~170.0 MB (est.)" and the markdown "not installed" / "0 B freed"."""
+    from depslim.report import terminal
+
+    cut = finding("cut-dev-only", "jupyter", 170 * MB, estimate=True)
+    rep = report([dist("jupyter", None, verdict=Verdict.DEV_ONLY, declared_at=["requirements.txt:3"],
+                       installed=False)], findings=[cut])
+    md = markdown.render_report(rep)
+    text = terminal.render(rep)
+    assert "~170.0 MB (est.)" in text
+    row = next(line for line in md.splitlines() if line.startswith("| `jupyter`"))
+    assert "~170.0 MB (est.)" in row and "not installed" not in row
+    assert "~170.0 MB (est.) for packages not installed" in md.splitlines()[3]

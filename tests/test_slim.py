@@ -276,3 +276,15 @@ def test_apply_swaps_installs_the_lean_twin_in_the_image(tmp_path: Path, world: 
     lock = (root / "requirements-slim.lock.txt").read_text()
     assert re.search(r"^opencv-python-headless==4.10.0.84 ", lock, re.M)
     assert not re.search(r"^opencv-python==", lock, re.M)
+
+
+def test_projection_headline_says_it_excludes_a_base_image_it_could_not_measure() -> None:
+    """`slim` printed "projected ~312.3 MB (est.)" for an image that measures 572.4 MB: without
+    the base (no local copy) the total must say so; with it, the base's bytes are in it."""
+    from depslim.slim.projection import Part, Projection
+
+    python = Part("Python packages (measured)", 312_300_000, "measured", "")
+    without = Projection((Part("base image", None, "unmeasured", "python:3.11-slim is not available here"), python))
+    assert without.headline() == "~312.3 MB (est.), excluding base image (not measured)"
+    with_base = Projection((Part("base image", 260_100_000, "measured", ""), python))
+    assert with_base.headline() == "572.4 MB" and with_base.total == 572_400_000

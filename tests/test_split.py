@@ -215,3 +215,19 @@ def test_to_pyproject_edits_arrays_in_place_keeping_the_rest() -> None:
     assert edit_pyproject(edited, result.base, result.dev) == edited
     with pytest.raises(InputError, match="dynamic"):
         edit_pyproject('[project]\nname = "x"\ndynamic = ["dependencies"]\n', result.base, result.dev)
+
+
+def test_base_header_says_pins_come_from_the_target_only_when_installed() -> None:
+    """With nothing installed the header said "Pins are the versions installed in the target"
+    above unpinned lines."""
+    from test_diff_factory import dist, report
+
+    from depslim.generate.split import Line, _pins_phrase
+
+    lines = [Line("pandas", "pandas>=2.2", "declared"), Line("numpy", "numpy==2.2.6", "needed by pandas")]
+    bare = report([dist("pandas", None, installed=False), dist("numpy", None, installed=False)])
+    assert "Nothing here is installed in the target" in _pins_phrase(bare, lines)
+    half = report([dist("pandas", None, installed=False), dist("numpy", "2.2.6", 70)])
+    assert "1 of 2 lines are pinned" in _pins_phrase(half, lines)
+    full = report([dist("pandas", "2.2.3", 60), dist("numpy", "2.2.6", 70)])
+    assert _pins_phrase(full, lines).startswith("# Pins are the versions installed in the target")

@@ -42,7 +42,7 @@ from depslim.model import (
     Verdict,
 )
 from depslim.progress import NULL_PROGRESS, Progress
-from depslim.sizes import SizeTable
+from depslim.sizes import SizeTable, installed_bytes
 from depslim.targets.base import Target
 from depslim.targets.spec import TargetSpec
 from depslim.verdicts import Decision, decide, is_cut, is_kept
@@ -663,7 +663,7 @@ def build_report(
         cut_count=len(cut),
         cut_bytes=sizes.retained([r.name for r in cut if r.installed]),
         installed=len(dists),
-        installed_bytes=sizes.total_bytes,
+        installed_bytes=installed_bytes(target.distributions()),  # shadowed copies ship too: the image's number
         runtime_bytes=sizes.bytes_of(graph.closure(kept)) if declared_set else sizes.total_bytes,
         findings=len(ordered),
         problems=sum(1 for f in ordered if f.code in IMPORT_PROBLEM_CODES),

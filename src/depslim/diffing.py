@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from depslim.errors import DepslimError, InputError
-from depslim.gate import format_bytes, image_bytes, runtime_distributions
+from depslim.gate import format_bytes, image_bytes, python_bytes, runtime_distributions
 from depslim.inputfile import read_text
 from depslim.model import DistributionReport, Evidence, Finding, Location, Report
 
@@ -134,7 +134,7 @@ def diff_reports(
     changes: list[DistChange] = []
     for name in sorted(old.keys() | new.keys()):
         before, after = old.get(name), new.get(name)
-        change = _compare(before, after, head if after else base)
+        change = _compare(_shipped(before, base), _shipped(after, head), head if after else base)
         if change is not None:
             changes.append(change)
     changes = _pair_swaps(changes, pairs)
@@ -142,8 +142,8 @@ def diff_reports(
     head_ids = {f.id for f in head.findings}
     new_findings = tuple(f for f in head.findings if f.id not in base_ids)
     resolved = tuple(f for f in base.findings if f.id not in head_ids)
-    base_bytes = _installed_bytes(base)
-    head_bytes = _installed_bytes(head)
+    base_bytes = python_bytes(base)
+    head_bytes = python_bytes(head)
     image_delta = _image_delta(base, head)
     contributions = _attribute(changes, base, head)
     report = DiffReport(
@@ -162,8 +162,14 @@ def diff_reports(
     return _with_headline(report)
 
 
-def _installed_bytes(report: Report) -> int:
-    return sum(d.size_bytes for d in runtime_distributions(report) if d.installed)
+def _shipped(dist: DistributionReport | None, report: Report) -> DistributionReport | None:
+    """None for a package an image does not hold: an image is measured whole, so a package it
+    lacks is absent (0 bytes, "removed"/"added"), not unknown — only an environment's
+    declared-but-not-installed package is unmeasured. Declaration-only entries stay when the
+    image holds the package on neither side, so a new 0-byte declaration still shows."""
+    if dist is None or dist.installed or report.target.kind != "image":
+        return dist
+    return None
 
 
 def _image_delta(base: Report, head: Report) -> int | None:

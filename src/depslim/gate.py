@@ -19,6 +19,7 @@ from depslim.knowledge import load_data
 from depslim.model import DistributionReport, Evidence, Finding, Report, TargetInfo, Verdict
 from depslim.redact import clip
 from depslim.units import human_bytes
+from depslim.verdicts import is_kept
 
 
 @cache
@@ -175,18 +176,32 @@ def image_bytes(report: Report) -> int | None:
     return None
 
 
-def python_bytes(report: Report) -> int:
-    """Bytes of the Python distributions that ship, as measured in the target.
+def python_bytes(report: Report) -> int | None:
+    """Bytes of the Python distributions that ship: the one number every command shows for them.
 
-    In an image that is everything installed (the target's total when it reports one). In an
-    environment it is the project's runtime closure (see `runtime_distributions`): the
-    environment also holds dev tools and unrelated packages that never reach production.
+    Installed bytes: the files the distributions' RECORDs list, which include the `.pyc` files
+    pip compiles at install (see `sizes.installed_bytes`). In an image everything installed
+    ships: the target's installed bytes, each file counted once (`image`, `analyze`'s
+    "installed", `check` and `diff` show this same number). In an environment it is what the
+    project ships (`runtime_distributions`): the environment also holds dev tools and unrelated
+    packages. None when the project declares runtime packages and none of them is installed
+    there — not measured, so a budget on it is UNMEASURED, never a pass on 0 B.
     """
-    totals = report.target.totals
-    for key in ("python_bytes", "python"):
-        if key in totals:
-            return int(totals[key])
-    return sum(d.size_bytes for d in runtime_distributions(report) if d.installed)
+    if report.target.kind == "image":
+        return report.summary.installed_bytes
+    shipped = runtime_distributions(report)
+    installed = [d for d in shipped if d.installed]
+    if not installed and any(d.declared for d in shipped):
+        return None
+    return sum(d.size_bytes for d in installed)
+
+
+def runtime_closure_bytes(report: Report) -> int | None:
+    """Installed bytes of what the project keeps and all it needs; None when none of it is
+    installed in the target (then the closure was not measured: 0 B would read as a fact)."""
+    if not any(d.installed and is_kept(d.verdict, report.scope) for d in report.distributions):
+        return None
+    return report.summary.runtime_bytes
 
 
 def waste_findings(report: Report) -> list[Finding]:
@@ -299,6 +314,12 @@ def _check_image(report: Report, limit: int) -> GateResult:
 
 def _check_python(report: Report, limit: int) -> GateResult:
     actual = python_bytes(report)
+    if actual is None:
+        return GateResult(
+            "max-python-bytes", "Python bytes", UNMEASURED, format_bytes(limit), "not measured",
+            note="no runtime package is installed in this environment; pass --python or --image with "
+                 "the project installed", limit_value=limit,
+        )
     top = top_distributions(runtime_distributions(report))
     return GateResult(
         "max-python-bytes", "Python bytes", _status(actual, limit), format_bytes(limit),

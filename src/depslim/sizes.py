@@ -15,6 +15,18 @@ from depslim.graph import Graph
 from depslim.model import InstalledDistribution
 
 
+def installed_bytes(dists: Iterable[InstalledDistribution]) -> int:
+    """Python bytes, the one definition every command uses: the files the distributions'
+    RECORDs list that exist in the target, each path counted once (mlflow and mlflow-skinny both
+    list `mlflow/`). pip lists the `.pyc` it compiles at install in RECORD, so that bytecode
+    counts; files no RECORD lists are the orphan-files finding, not Python bytes."""
+    sizes: dict[str, int] = {}
+    for dist in dists:
+        for f in dist.files:
+            sizes.setdefault(f.path, f.size)
+    return sum(sizes.values())
+
+
 @dataclass(frozen=True)
 class DistSize:
     size_bytes: int
@@ -65,7 +77,7 @@ class SizeTable:
 
     @property
     def total_bytes(self) -> int:
-        """Bytes of all distributions' files, each file counted once."""
+        """Bytes of all distributions' files, each file counted once (= `installed_bytes`)."""
         return sum(self._file_size.values())
 
     def of(self, name: str) -> DistSize:

@@ -19,8 +19,6 @@ from depslim.gate import Budgets, LockStatus, budgets_from, evaluate
 from depslim.inputfile import read_text
 from depslim.model import Report
 
-_LOCK_INPUTS = ("requirements-base.txt", "requirements-dev.txt")
-
 
 @click.command(name="check")
 @click.argument("path", type=click.Path(path_type=Path), required=False, is_eager=True)
@@ -101,21 +99,15 @@ def _measure(p: dict[str, Any], path: Path | None, config: dict[str, Any], show_
 def _lock_status(path: Path | None, lock_input: Path | None) -> LockStatus:
     """Ask `depslim.generate.lock.check_lock` (optional: another module) whether the locks are fresh.
 
-    Same inputs as `depslim lock --check`: requirements-base.txt (and requirements-dev.txt
-    when present) in the project, or the `--lock-input` file.
+    Same inputs as `depslim lock --check` (`generate.lock.check_inputs`): requirements-base.txt,
+    and requirements-dev.txt when it was locked, in the project; or the `--lock-input` file.
     """
     try:
-        from depslim.generate.lock import check_lock
+        from depslim.generate.lock import check_inputs, check_lock
     except ImportError:
         return LockStatus(False, "lock freshness check is not available in this install", available=False)
     root = path or Path(".")
-    if lock_input is not None:
-        inputs = [lock_input]
-    else:
-        base, dev = root / _LOCK_INPUTS[0], root / _LOCK_INPUTS[1]
-        if not base.is_file():
-            raise InputError(base, "no such file (run `depslim split` first, or pass --lock-input FILE)")
-        inputs = [base] + ([dev] if dev.is_file() else [])
+    inputs = [lock_input] if lock_input is not None else check_inputs(root)  # as `depslim lock --check`
     problems = [problem for file in inputs for problem in check_lock(file)]
     shown = inputs[0].relative_to(root).as_posix() if inputs[0].is_relative_to(root) else str(inputs[0])
     return LockStatus(not problems, "; ".join(problems), shown)

@@ -55,6 +55,7 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
     from depslim.generate.lock import (
         LockOptions,
         LockResult,
+        check_inputs,
         check_lock,
         compute_lock,
         default_output,
@@ -74,7 +75,10 @@ def command(inputs: tuple[Path, ...], backend: str | None, python_version: str |
         upgrade=upgrade,
         allow_build=allow_build,
     )
-    paths = list(inputs) or _default_inputs(Path.cwd())
+    missing = [path for path in inputs if not path.is_file()]
+    if missing:  # bad input (exit 2), not a stale lock (exit 1)
+        raise InputError(missing[0], "no such file")
+    paths = list(inputs) or (check_inputs(Path.cwd()) if check else _default_inputs(Path.cwd()))
     from depslim.fsio import recover_interrupted
 
     for folder in {path.parent for path in paths}:  # a split killed mid-set: completed before it is read

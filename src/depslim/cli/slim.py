@@ -46,7 +46,6 @@ def command(path: Path, **params: Any) -> None:
     from depslim.model import Scope
     from depslim.redact import console as redacting_console
     from depslim.slim import SlimOptions, plan_slim
-    from depslim.units import human_bytes
 
     if not path.is_dir():
         raise InputError(path, "no such project directory")
@@ -84,7 +83,7 @@ def command(path: Path, **params: Any) -> None:
     for target, _text in plan.files:
         state = "wrote" if any(t == target for t, _ in changed) else "unchanged"
         console.print(f"{state} {escape(str(target))}")
-    size = human_bytes(plan.projection.total, estimate=plan.projection.estimate)
+    size = plan.projection.headline()
     console.print(
         f"base {escape(plan.base.image)}; {len(plan.lock.pins)} pinned packages, {len(plan.native.packages)} OS "
         f"packages, {len(plan.copies.items)} copies; projected {size}"

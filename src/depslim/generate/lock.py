@@ -200,6 +200,19 @@ def default_output(path: Path) -> Path:
     return path.with_name(f"{stem}.lock.txt")
 
 
+def check_inputs(root: Path) -> list[Path]:
+    """The inputs `lock --check` (and `check --lock-fresh`) checks when none is named.
+
+    requirements-base.txt always (what ships: its lock must exist and match), and
+    requirements-dev.txt only when its lock exists: the documented flow is `depslim split`, then
+    `depslim lock requirements-base.txt`, and a dev file nobody chose to lock is not a stale lock.
+    An input named on the command line is checked strictly, lock or not."""
+    base, dev = root / "requirements-base.txt", root / "requirements-dev.txt"
+    if not base.is_file():
+        raise InputError(base, "no such file (run `depslim split` first, or name the inputs)")
+    return [base] + ([dev] if dev.is_file() and default_output(dev).is_file() else [])
+
+
 def default_pylock(path: Path) -> Path:
     """requirements-base.txt → pylock.toml; requirements-dev.txt → pylock.dev.toml (PEP 751 names)."""
     stem = path.name.removesuffix(".txt").removesuffix(".in")

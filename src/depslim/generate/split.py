@@ -517,12 +517,27 @@ def _cut_comment_lines(cuts: Sequence[Cut], options: SplitOptions) -> list[str]:
     return out
 
 
+def _pins_phrase(report: Report, lines: Sequence[Line]) -> str:
+    """Where the versions come from, true for this file: a line is pinned to the target only when
+    the target has the package installed; the rest keep their declared specifiers."""
+    installed = {d.name for d in report.distributions if d.installed}
+    pinned = sum(1 for line in lines if line.name in installed)
+    where = _target_phrase(report)
+    if pinned == len(lines):
+        return f"# Pins are the versions installed in the target ({where}); each line says why."
+    if not pinned:
+        return (f"# Nothing here is installed in the target ({where}): lines keep their declared "
+                "specifiers; each line says why.")
+    return (f"# {pinned} of {len(lines)} lines are pinned to the versions installed in the target ({where}); "
+            "the rest keep their declared specifiers; each line says why.")
+
+
 def _render_base(
     report: Report, lines: Sequence[Line], cuts: Sequence[Cut], idx: Sequence[str], options: SplitOptions
 ) -> str:
     head = [
         f"# {options.base_name}: runtime requirements written by `{options.command}`.",
-        f"# Pins are the versions installed in the target ({_target_phrase(report)}); each line says why.",
+        _pins_phrase(report, lines),
         f"# Edit the sources and rerun `{options.command}`: hand edits here are detected.",
     ]
     cut_lines = _cut_comment_lines(cuts, options)

@@ -29,7 +29,7 @@ from depslim.model import (
     import_findings_title,
 )
 from depslim.redact import clip
-from depslim.report.base import Format, RenderOptions
+from depslim.report.base import Format, RenderOptions, cut_estimated_bytes, cut_frees
 from depslim.report.mermaid import bars_before_after, pie_by_verdict
 from depslim.verdicts import is_cut
 
@@ -279,7 +279,7 @@ def render_report(
             f"## depslim: {cell(name)}",
             "",
             f"**Cut list: {_num(summary.cut_count)} package{'s' if summary.cut_count != 1 else ''}, "
-            f"{format_bytes(summary.cut_bytes)} freed** · {_num(summary.runtime)} of "
+            f"{format_bytes(summary.cut_bytes)} freed**{_estimated_cut(report)} · {_num(summary.runtime)} of "
             f"{_num(summary.declared)} declared needed at runtime · {_num(summary.installed)} installed "
             f"({format_bytes(summary.installed_bytes)}) in {target}",
         ]
@@ -293,7 +293,7 @@ def render_report(
             [
                 "| " + " | ".join([
                     code(d.name), cell(d.version or "—"),
-                    format_bytes(d.retained_bytes) if d.installed else "not installed",
+                    _frees(d, cut_findings),
                     cell(d.verdict or ""), cell(_cut_why(d, cut_findings)),
                     evidence_text(_cut_evidence(d), links),
                 ]) + " |"
@@ -615,3 +615,21 @@ FORMAT = Format("markdown", (".md", ".markdown"), {
     "audit": _lazy("depslim.audit"), "estimate": _lazy("depslim.estimate"), "image": _lazy("depslim.imagedoc"),
     "verify": _lazy("depslim.verify.report"),
 }, comment="<!--")
+
+
+def _frees(dist: DistributionReport, cut_findings: Mapping[str, Finding]) -> str:
+    """What cutting `dist` frees, from its cut finding (`report.base.cut_frees`), as the terminal
+    shows it: an index estimate marked "~ (est.)" for a package not installed."""
+    found = cut_findings.get(dist.name)
+    if found is None:
+        return format_bytes(dist.retained_bytes) if dist.installed else "not installed"
+    size, estimate = cut_frees(found)
+    if size is None:
+        return "not installed"
+    return f"~{format_bytes(size)} (est.)" if estimate else format_bytes(size)
+
+
+def _estimated_cut(report: Report) -> str:
+    estimated = cut_estimated_bytes(report.findings)
+    return f" measured + ~{format_bytes(estimated)} (est.) for packages not installed" if estimated else ""
+

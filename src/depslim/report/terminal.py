@@ -20,7 +20,7 @@ from rich.tree import Tree
 from depslim.model import IMPORT_FINDING_CODES, DistributionReport, Finding, Report, import_findings_title
 from depslim.redact import console as redacting_console
 from depslim.report.bars import Bar, BarChart
-from depslim.report.base import Format, RenderOptions
+from depslim.report.base import Format, RenderOptions, cut_estimated_bytes, cut_frees
 from depslim.units import human_bytes
 from depslim.verdicts import is_kept
 
@@ -71,9 +71,7 @@ def summary(report: Report) -> Table:
     if report.project:
         table.add_row("project", escape(report.project))
         table.add_row("declared", f"{s.declared} distributions, {s.runtime} needed at runtime")
-        estimated = sum(
-            f.savings_bytes or 0 for f in report.findings if f.code.startswith("cut-") and f.estimate
-        )
+        estimated = cut_estimated_bytes(report.findings)
         extra = f" + {human_bytes(estimated, estimate=True)} for packages not installed" if estimated else ""
         table.add_row(
             "cut list",
@@ -81,8 +79,10 @@ def summary(report: Report) -> Table:
         )
     table.add_row("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}")
     if report.project:
-        kept_installed = any(d.installed and is_kept(d.verdict, report.scope) for d in report.distributions)
-        closure = human_bytes(s.runtime_bytes) if kept_installed else "not measured (no runtime package installed here)"
+        from depslim.gate import runtime_closure_bytes
+
+        measured = runtime_closure_bytes(report)
+        closure = human_bytes(measured) if measured is not None else "not measured (no runtime package installed here)"
         table.add_row("runtime closure", closure)
     table.add_row("findings", f"{s.findings} ({s.problems} import problems)")
     return table
@@ -128,7 +128,8 @@ def cut_rows(console: Console, findings: Sequence[Finding]) -> None:
     """The cut list, one compact row a package: what it is, what cutting it frees, the proof."""
     cells = []
     for f in findings:
-        frees = human_bytes(f.savings_bytes, estimate=f.estimate) if f.savings_bytes is not None else "not installed"
+        size, estimate = cut_frees(f)
+        frees = human_bytes(size, estimate=estimate) if size is not None else "not installed"
         proof = [e for e in f.evidence if e.kind != "declared"] or list(f.evidence)
         cells.append((f"[bold]{escape(f.subject)}[/]", str(f.data.get("verdict", "")), frees,
                       escape(str(proof[0])) if proof else ""))

@@ -36,11 +36,9 @@ def render_explanation(plan: SlimPlan) -> str:
     base = plan.base
     project = Path(report.project).resolve().name if report.project else report.target.ref
     out = [f"# depslim slim: {project}", ""]
-    total = plan.projection.total
-    est = plan.projection.estimate
     out += [
-        f"Projected image: **{human_bytes(total, estimate=est)}**"
-        + (" (some parts not measured: see below)" if any(p.bytes is None for p in plan.projection.parts) else "")
+        f"Projected image: **{plan.projection.headline()}**"
+        + (" (see below)" if any(p.bytes is None for p in plan.projection.parts) else "")
         + f" — base `{base.image}`, Python {base.python}, {len(plan.lock.pins)} pinned packages, "
         f"{len(plan.native.packages)} OS packages, {len(plan.copies.items)} copies. "
         "Prove it before shipping: `depslim verify . --build` (and `--baseline <current image>` for the before/after).",
@@ -109,7 +107,7 @@ def render_explanation(plan: SlimPlan) -> str:
     for part in plan.projection.parts:
         out.append(f"| {part.name} | {human_bytes(part.bytes, estimate=part.how == 'estimate')} | {part.how} | "
                    f"{_cell(part.detail)} |")
-    out.append(f"| **total** | **{human_bytes(total, estimate=est)}** | | |")
+    out.append(f"| **total** | **{plan.projection.headline()}** | | |")
     if plan.notes:
         out += ["", "## Notes", ""] + [f"- {_cell(note)}" for note in plan.notes]
     if report.warnings:

@@ -20,6 +20,7 @@ from depslim.slim.base import BaseChoice
 from depslim.slim.copies import CopyPlan
 from depslim.slim.native import NativeNeeds
 from depslim.slim.wheels import WheelCheck
+from depslim.units import human_bytes
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,13 @@ class Projection:
     @property
     def estimate(self) -> bool:
         return any(p.how != "measured" for p in self.parts)
+
+    def headline(self) -> str:
+        """"~572.4 MB (est.)", saying what it leaves out: a total without the base image (not
+        available here) reads as the image's size and is a fraction of it."""
+        text = human_bytes(self.total, estimate=self.estimate)
+        left_out = [p.name for p in self.parts if p.how == "unmeasured"]
+        return f"{text}, excluding {' and '.join(left_out)} (not measured)" if left_out else text
 
 
 def _base_part(base: BaseChoice, base_bytes: int | None) -> Part:

@@ -20,6 +20,7 @@ from depslim.model import InstalledDistribution, LayerInfo, TargetInfo
 from depslim.native.elf import ElfInfo
 from depslim.native.sonames import DPKG_INFO, debian_release, os_release, soname_packages
 from depslim.progress import NULL_PROGRESS, Progress
+from depslim.sizes import installed_bytes
 from depslim.targets.image import python as py
 from depslim.targets.image.digests import RegionHasher, mismatch
 from depslim.targets.image.fs import MergedFS
@@ -241,7 +242,7 @@ def analyze_resolved(
         user=_user(config), site_dirs=site_dirs, dpkg=dpkg, distributions=dists, orphans=orphans,
         warnings=list(image.warnings), elf=fs.elf_files(), dpkg_sonames=dpkg_sonames, debian_release=release,
     )
-    python_bytes = sum(size for site in site_dirs for _p, size, _l in py.regular_files_under(fs, site))
+    python_bytes = installed_bytes(dists)  # what analyze, check and diff show for the same image
     info = TargetInfo(
         kind="image",
         ref=image.ref,
