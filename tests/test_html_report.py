@@ -19,6 +19,7 @@ from depslim.gate import Budgets, evaluate
 from depslim.model import Evidence, LayerInfo, Verdict
 from depslim.report import html
 from depslim.report.markdown import Links
+from depslim.units import human_bytes
 from tests.cdp import Browser, Page, require_chromium
 from tests.imagebuild import File, Image, Whiteout, dist_entries, image_config, layer_tar, write_docker_archive
 
@@ -75,7 +76,10 @@ def test_analyze_example_page_carries_the_json_numbers(browser: Browser, tmp_pat
             if installed[name]["verdict"] in ("dev-only", "unused"):
                 assert colour == installed[name]["verdict"]
     assert page.evaluate("document.querySelector('svg.treemap').getAttribute('role')") == "img"
-    assert page.evaluate("document.querySelector('svg.treemap title').textContent").startswith("Installed bytes")
+    caption = page.evaluate("document.querySelector('svg.treemap title').textContent")
+    assert caption.startswith("Installed bytes")
+    # the caption's total is the report's installed bytes (each file once), the number every command shows
+    assert f"distributions, {human_bytes(data['summary']['installed_bytes'])}" in caption
 
     cut = page.evaluate("[...document.querySelectorAll('#cut tbody tr')].map(r => [r.dataset.name, r.dataset.bytes])")
     expected = {d["name"]: d["retained_bytes"] for d in data["distributions"]

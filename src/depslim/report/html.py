@@ -169,13 +169,19 @@ def tiles(items: Sequence[tuple[str, str, int, str]], limit: int = TREEMAP_TILES
     return shown
 
 
-def treemap_figure(items: Sequence[tuple[str, str, int, str]], what: str) -> str:
+def treemap_figure(items: Sequence[tuple[str, str, int, str]], what: str, installed: int | None = None) -> str:
+    """`installed` is the report's installed bytes (each file once): the caption shows that number, the
+    one every command shows; tiles draw each distribution's own files, so a file two distributions
+    share is in both tiles, and the caption says by how much the tiles add up to more."""
     shown = tiles(items)
     if not shown:
         return '<p class="empty">No installed bytes to draw.</p>'
-    total = sum(t.size for t in shown)
+    drawn = sum(t.size for t in shown)
+    total = drawn if installed is None else installed
     biggest = ", ".join(f"{t.name} {human_bytes(t.size)} ({t.category})" for t in shown[:5] if t.count == 1)
     title = f"Installed bytes by distribution: {len(items)} {what}, {human_bytes(total)}"
+    if drawn > total:
+        title += f" (tiles add {human_bytes(drawn - total)} of files two distributions share, drawn in each)"
     chart = treemap_svg(shown, title=title, desc=f"Largest: {biggest}. Area is proportional to bytes.")
     used = [c for c in CATEGORIES if any(t.category == c for t in shown)]
     return figure(title, chart, legend_html(used))
@@ -221,7 +227,7 @@ def render_report(report: Report, *, links: Links | None = None) -> str:
         ("installed", f"{s.installed} distributions, {human_bytes(s.installed_bytes)}"),
         ("findings", f"{s.findings} ({s.problems} import problems)"),
     ])]
-    body.append(treemap_figure(items, "distributions"))
+    body.append(treemap_figure(items, "distributions", s.installed_bytes))
     if t.layers:
         body.append(waterfall_figure([(x.index, x.size_bytes, x.instruction) for x in t.layers],
                                      waste_by_layer(report.findings)))
@@ -283,7 +289,7 @@ def render_image(doc: Mapping[str, Any], *, links: Links | None = None) -> str:
     findings = [_finding_record(f) for f in doc["findings"]]
     body.append(waterfall_figure([(x["index"], x["size_bytes"], x["instruction"]) for x in doc["layers"]],
                                  waste_by_layer(doc["findings"])))
-    body.append(treemap_figure(items, "distributions"))
+    body.append(treemap_figure(items, "distributions", totals.get("python_bytes")))
     body.append(findings_table("Findings", findings, links, "findings"))
     body.append(table("Layers", [Column("#", True), Column("Bytes", True), Column("Instruction")], [
         ([Cell(str(x["index"]), x["index"]), size(x["size_bytes"]), Cell(f"<code>{esc(x['instruction'])}</code>",
