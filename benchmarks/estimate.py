@@ -5,7 +5,8 @@
    directory, counting every byte read (HTTP bodies and local file reads).
 2. The same requirements are really installed with `pip install --target <tmp> --no-compile`
    (no .pyc, like the central-directory sum) and every installed file is lstat-summed.
-3. A second install with .pyc compilation shows what byte-compiling adds on top.
+3. A second install with .pyc compilation is compared with the estimate's total, which adds the
+   bytecode pip writes (ratio x .py bytes, `depslim.bytecode`): the default `depslim estimate`.
 
     python benchmarks/estimate.py      # results: benchmarks/results/estimate.md
 """
@@ -57,7 +58,8 @@ def main() -> int:
         target_pyc = Path(tmp) / "target-pyc"
         install(req, target_pyc, compile_pyc=True)
         real_pyc, _ = tree_bytes(target_pyc)
-    ratio = est.installed_bytes / real
+    ratio = est.installed_bytes / real_pyc
+    files_ratio = est.files_bytes / real
     fetched = est.fetched_bytes / est.wheel_bytes
     lines = [
         "# depslim estimate vs a real install (torch + mlflow)",
@@ -68,11 +70,13 @@ def main() -> int:
         "| measure | value |",
         "|---|---:|",
         f"| packages resolved | {len(est.packages)} |",
-        f"| depslim estimate (sum of central-directory file sizes) | {est.installed_bytes/1e6:,.1f} MB |",
+        f"| depslim estimate, files (sum of central-directory file sizes) | {est.files_bytes/1e6:,.1f} MB |",
         f"| real `pip install --target --no-compile` (lstat sum, {files} files) | {real/1e6:,.1f} MB |",
+        f"| files / real --no-compile | {files_ratio:.4f} ({(files_ratio-1)*100:+.2f}%) |",
+        f"| depslim estimate, total (files + {est.bytecode_bytes/1e6:,.1f} MB bytecode, est.) "
+        f"| {est.installed_bytes/1e6:,.1f} MB |",
+        f"| real install with .pyc compiled | {real_pyc/1e6:,.1f} MB |",
         f"| **estimate / real** | **{ratio:.4f}** ({(ratio-1)*100:+.2f}%) |",
-        f"| real install with .pyc compiled | {real_pyc/1e6:,.1f} MB "
-        f"(estimate/real {est.installed_bytes/real_pyc:.4f}) |",
         f"| wheel bytes (download size) | {est.wheel_bytes/1e6:,.1f} MB |",
         f"| bytes read by depslim to measure | {est.fetched_bytes/1e6:,.2f} MB |",
         f"| **fetched / wheel bytes** | **{fetched*100:.3f}%** |",
@@ -80,7 +84,7 @@ def main() -> int:
         f"| real install wall time | {inst_s:.1f} s |",
         f"| estimated (not measured) packages | {len(est.estimated)} |",
         "",
-        f"Goals: within 5% -> {'met' if abs(ratio-1) <= 0.05 else 'NOT met'}; "
+        f"Goals: within 5% -> {'met' if max(abs(ratio-1), abs(files_ratio-1)) <= 0.05 else 'NOT met'}; "
         f"under 1% of bytes -> {'met' if fetched < 0.01 else 'NOT met'}.",
         "",
         "Largest packages (estimate):",
@@ -94,7 +98,7 @@ def main() -> int:
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
-    return 0 if abs(ratio - 1) <= 0.05 and fetched < 0.01 else 1
+    return 0 if max(abs(ratio - 1), abs(files_ratio - 1)) <= 0.05 and fetched < 0.01 else 1
 
 
 if __name__ == "__main__":

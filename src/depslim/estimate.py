@@ -5,6 +5,11 @@ pip resolves for the *target* platform (`pip install --dry-run --report --platfo
 resolved wheel's installed size is read from its zip central directory with HTTP range requests
 (`wheelsize`). Only an sdist (no wheel for the platform) cannot be measured this way; it is
 reported as an estimate from its archive size.
+
+What the central directory cannot say is the `.pyc` pip compiles for every installed `.py`: that is
+added per wheel as `ratio x .py bytes` (`depslim.bytecode`, ratio measured per Python minor), kept
+apart as `bytecode_bytes` and labelled an estimate, so the total is comparable with the installed
+bytes `depslim image` measures from RECORDs. `compile_pyc=False` (pip's `--no-compile`) leaves it out.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from urllib.request import url2pathname
 from packaging.utils import canonicalize_name
 
 from depslim import jsonshape
+from depslim.bytecode import BytecodeRatio, bytecode_bytes, ratio_for
 from depslim.errors import DepslimError, InputError
 from depslim.inputfile import missing_reason
 from depslim.jsonshape import Where, expect_object
@@ -41,11 +47,17 @@ class PackageEstimate:
     version: str
     url: str
     filename: str
-    installed_bytes: int
+    files_bytes: int  # the files the wheel unpacks (central directory), or the sdist's archive size
     wheel_bytes: int
     fetched_bytes: int
-    estimate: bool = False
+    estimate: bool = False  # files_bytes itself is an estimate (an sdist)
     note: str = ""
+    bytecode_bytes: int = 0  # .pyc pip writes at install: always an estimate (ratio x .py bytes)
+
+    @property
+    def installed_bytes(self) -> int:
+        """What the install puts on disk: the same concept `depslim image` measures from RECORD."""
+        return self.files_bytes + self.bytecode_bytes
 
 
 @dataclass(frozen=True)
@@ -57,10 +69,19 @@ class Estimate:
     resolver: str
     fetched_bytes: int
     problems: tuple[str, ...] = field(default_factory=tuple)
+    bytecode: BytecodeRatio | None = None  # None: installed with --no-compile, no .pyc written
 
     @property
     def installed_bytes(self) -> int:
         return sum(p.installed_bytes for p in self.packages)
+
+    @property
+    def files_bytes(self) -> int:
+        return sum(p.files_bytes for p in self.packages)
+
+    @property
+    def bytecode_bytes(self) -> int:
+        return sum(p.bytecode_bytes for p in self.packages)
 
     @property
     def wheel_bytes(self) -> int:
@@ -136,7 +157,9 @@ def resolve_with_pip(
     return resolved
 
 
-def _measure(item: Resolved) -> PackageEstimate:
+def _measure(item: Resolved, python: str, bytecode: BytecodeRatio | None) -> PackageEstimate:
+    """One resolved item's sizes; `bytecode` None means pip will not compile (`--no-compile`).
+    An sdist gets no bytecode estimate: its archive size is already the rough figure."""
     counter = FetchCounter()
     if item.url.startswith("file:") and os.path.isdir(url2pathname(urlsplit(item.url).path)):
         raise WheelSizeError("a local folder: pip builds it, so its installed size is not known before "
@@ -148,9 +171,10 @@ def _measure(item: Resolved) -> PackageEstimate:
         return PackageEstimate(item.name, item.version, item.url, filename, size, size, counter.bytes_fetched,
                                estimate=True, note="sdist: installed size not in a central directory; "
                                                    "archive size used")
-    info = wheel_info(item.url, counter=counter, metadata=False)
+    info = wheel_info(item.url, counter=counter, metadata=False, python=python)
+    pyc = bytecode_bytes(info.source_bytes or 0, bytecode) if bytecode is not None else 0
     return PackageEstimate(item.name, item.version, item.url, info.filename, info.installed_bytes,
-                           info.wheel_bytes, counter.bytes_fetched)
+                           info.wheel_bytes, counter.bytes_fetched, bytecode_bytes=pyc)
 
 
 def estimate_requirements(
@@ -164,8 +188,10 @@ def estimate_requirements(
     isolated: bool = False,
     workers: int = 8,
     allow_build: bool = False,
+    compile_pyc: bool = True,
 ) -> Estimate:
-    """Resolve for the target, then range-read every wheel's installed size (in parallel).
+    """Resolve for the target, then range-read every wheel's installed size (in parallel), adding the
+    estimated bytecode pip compiles unless `compile_pyc` is False (an install with `--no-compile`).
 
     A line pip would build even with `--only-binary=:all:` (a local folder, a VCS URL, an editable)
     is refused unless `allow_build` (`depslim.builds`): building runs its setup.py."""
@@ -178,10 +204,11 @@ def estimate_requirements(
         refuse_builds(requirements, binary_only=True)
     resolved = resolve_with_pip(requirements, platform=platform, python=python, index_url=index_url,
                                 extra_index_urls=extra_index_urls, find_links=find_links, isolated=isolated)
+    bytecode = ratio_for(python) if compile_pyc else None
     problems: list[str] = []
     packages: list[PackageEstimate] = []
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        futures = {pool.submit(_measure, item): item for item in resolved}
+        futures = {pool.submit(_measure, item, python, bytecode): item for item in resolved}
         for future, item in futures.items():
             try:
                 packages.append(future.result())
@@ -189,20 +216,36 @@ def estimate_requirements(
                 problems.append(f"{item.name} {item.version}: {exc}")
     packages.sort(key=lambda p: (-p.installed_bytes, p.name))
     return Estimate(str(requirements), platform, python, tuple(packages), "pip --dry-run --report",
-                    sum(p.fetched_bytes for p in packages), tuple(problems))
+                    sum(p.fetched_bytes for p in packages), tuple(problems), bytecode)
 
 
 # ---------------------------------------------------------------------------- rendering
 
 
+def bytecode_note(est: Estimate) -> str:
+    """The one phrase every format uses for the bytecode part of the total: an estimate, said so."""
+    if est.bytecode is None:
+        return "no bytecode (--no-compile)"
+    measured = "" if est.bytecode.measured_on == ".".join(est.python.split(".")[:2]) else \
+        f", ratio measured on Python {est.bytecode.measured_on}"
+    return f"incl. ~{human(est.bytecode_bytes)} of bytecode pip writes (est.{measured})"
+
+
 def render_json(est: Estimate) -> str:
+    """`installed_bytes` = `files_bytes` (measured, central directories) + `bytecode_bytes` (estimated)."""
+    bytecode = None if est.bytecode is None else {
+        "estimated": True, "ratio": est.bytecode.ratio, "ratio_python": est.bytecode.measured_on,
+        "method": "ratio x bytes of the .py members pip compiles (depslim/data/bytecode.toml)"}
     doc = {
         "schema": "depslim/estimate",
         "requirements": est.requirements, "platform": est.platform, "python": est.python,
-        "resolver": est.resolver, "installed_bytes": est.installed_bytes, "wheel_bytes": est.wheel_bytes,
-        "fetched_bytes": est.fetched_bytes,
+        "resolver": est.resolver, "installed_bytes": est.installed_bytes, "files_bytes": est.files_bytes,
+        "bytecode_bytes": est.bytecode_bytes, "bytecode_estimated": est.bytecode is not None,
+        "bytecode": bytecode, "wheel_bytes": est.wheel_bytes, "fetched_bytes": est.fetched_bytes,
         "packages": [
             {"name": p.name, "version": p.version, "installed_bytes": p.installed_bytes,
+             "files_bytes": p.files_bytes, "bytecode_bytes": p.bytecode_bytes,
+             "bytecode_estimated": est.bytecode is not None,
              "wheel_bytes": p.wheel_bytes, "fetched_bytes": p.fetched_bytes, "estimate": p.estimate,
              "note": p.note, "url": p.url}
             for p in est.packages
@@ -216,19 +259,21 @@ def render_markdown(est: Estimate) -> str:
 
     lines = [f"## depslim estimate: `{est.requirements}`", "",
              f"Target **{est.platform}**, Python **{est.python}**: **{human(est.installed_bytes)} installed** "
-             f"({human(est.wheel_bytes)} download, {len(est.packages)} packages). "
+             f"{bytecode_note(est)}; {human(est.wheel_bytes)} download, {len(est.packages)} packages. "
              f"Sizes from each wheel's zip central directory ({human(est.fetched_bytes)} fetched).", "",
-             "| package | version | installed | download | measured |", "|---|---|---:|---:|---|"]
+             "| package | version | installed | bytecode (est.) | download | measured |",
+             "|---|---|---:|---:|---:|---|"]
     for p in est.packages:
         how = "estimate: " + p.note if p.estimate else "central directory"
-        lines.append(f"| {p.name} | {p.version} | {human(p.installed_bytes)} | {human(p.wheel_bytes)} | {how} |")
+        lines.append(f"| {p.name} | {p.version} | {human(p.installed_bytes)} | {human(p.bytecode_bytes)} "
+                     f"| {human(p.wheel_bytes)} | {how} |")
     for problem in est.problems:
         lines.append(f"\n> not measured: {problem}")
     return "\n".join(lines) + "\n"
 
 
 def render_terminal(result: Estimate, options: RenderOptions) -> str:
-    """One row per package (installed, download, how measured), then the total."""
+    """One row per package (installed incl. estimated bytecode, download, how measured), then the total."""
     from io import StringIO
 
     from rich.markup import escape
@@ -238,11 +283,13 @@ def render_terminal(result: Estimate, options: RenderOptions) -> str:
     out = StringIO()
     console = new_console(options, out)
     rows(console, f"{escape(result.requirements)} on {result.platform}, Python {result.python}",
-         ("package", "version", "installed", "download", "measured"),
-         [(escape(p.name), escape(p.version), human(p.installed_bytes), human(p.wheel_bytes),
-           "estimate (sdist)" if p.estimate else "central directory") for p in result.packages],
-         right=("installed", "download"))
-    console.print(f"total installed {human(result.installed_bytes)} ({human(result.wheel_bytes)} download); "
+         ("package", "version", "installed", "bytecode (est.)", "download", "measured"),
+         [(escape(p.name), escape(p.version), human(p.installed_bytes), human(p.bytecode_bytes),
+           human(p.wheel_bytes), "estimate (sdist)" if p.estimate else "central directory")
+          for p in result.packages],
+         right=("installed", "bytecode (est.)", "download"))
+    console.print(f"total installed {human(result.installed_bytes)}, {escape(bytecode_note(result))}; "
+                  f"{human(result.wheel_bytes)} download; "
                   f"{human(result.fetched_bytes)} fetched to measure it"
                   + (f"; {len(result.estimated)} estimated" if result.estimated else ""), soft_wrap=True)
     for problem in result.problems:

@@ -1,7 +1,8 @@
 """Installed size of a wheel without downloading it: read the zip central directory by range.
 
 A wheel is a zip; the central directory at its end lists every member with its uncompressed
-`file_size`. Their sum is what the wheel occupies once installed (before `.pyc` compilation),
+`file_size`. Their sum is what the wheel occupies once installed (before `.pyc` compilation, which
+`depslim.bytecode` estimates from the `.py` members' bytes),
 so two small HTTP range requests (the tail, then the directory if it did not fit) give a
 measured installed size for a 500 MB wheel at a cost of a few hundred KB. `METADATA` is read
 the same way (one range over its local entry) so a swap can know what the incoming wheel
@@ -32,6 +33,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from depslim import jsonshape
+from depslim.bytecode import compiled_sources
 from depslim.errors import DepslimError
 from depslim.inputfile import open_regular, read_bytes
 from depslim.jsonshape import Where, expect_object
@@ -90,6 +92,7 @@ class WheelInfo:
     files: int
     requires: tuple[str, ...] = ()  # raw Requires-Dist
     fetched_bytes: int = 0
+    source_bytes: int | None = None  # .py members pip compiles for the `python` asked for (None: not asked)
 
 
 # ---------------------------------------------------------------------------- range reading
@@ -267,8 +270,11 @@ def read_member(source: RangeSource, member: ZipMember) -> bytes:
     raise WheelSizeError(f"{member.name}: unsupported compression method {member.method}")
 
 
-def wheel_info(url: str, *, counter: FetchCounter | None = None, metadata: bool = True) -> WheelInfo:
-    """Measure one wheel by URL (or local path): installed bytes and its Requires-Dist."""
+def wheel_info(
+    url: str, *, counter: FetchCounter | None = None, metadata: bool = True, python: str | None = None
+) -> WheelInfo:
+    """Measure one wheel by URL (or local path): installed bytes and its Requires-Dist; with `python`
+    (X.Y), also the bytes of the .py members pip compiles there (from the same central directory)."""
     filename = urllib.parse.unquote(urllib.parse.urlparse(url).path.rsplit("/", 1)[-1])
     try:
         name, version, _build, _tags = parse_wheel_filename(filename)
@@ -294,6 +300,8 @@ def wheel_info(url: str, *, counter: FetchCounter | None = None, metadata: bool 
         files=sum(1 for m in members if not m.name.endswith("/")),
         requires=requires,
         fetched_bytes=counter.bytes_fetched - before,
+        source_bytes=None if python is None else compiled_sources(
+            ((m.name, m.file_size) for m in members if not m.name.endswith("/")), python),
     )
 
 
