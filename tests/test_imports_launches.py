@@ -151,3 +151,16 @@ def test_a_model_from_outside_keeps_what_the_projects_model_writers_use(tmp_path
     detail = " ".join(e["detail"] for e in sklearn["evidence"])
     assert "app/serve.py:4 joblib.load loads a model the project does not ship" in detail
     assert "scripts/train_model.py writes models with sklearn" in detail
+
+
+def test_scope_serving_follows_the_dockerfile_named_with_dockerfile(tmp_path: Path) -> None:
+    """A project whose image is built from `app.Dockerfile`: `--dockerfile` names it, as `slim` does."""
+    root = _project(tmp_path, "import fastapi\n")
+    (root / "Dockerfile").rename(root / "app.Dockerfile")
+    out = root / "report.json"
+    for extra, expected in (([], "runtime"), (["--dockerfile", "app.Dockerfile"], "unreachable")):
+        result = subprocess.run([sys.executable, "-m", "depslim", "analyze", str(root), "--scope", "serving",
+                                 *extra, "-f", "json", "-o", str(out), "--no-cache", "--force"],
+                                capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        assert _verdicts(json.loads(out.read_text()))["train-lib"] == expected, extra

@@ -47,6 +47,7 @@ def command(**p: Any) -> None:
         cache_dir=None if p["no_cache"] else default_cache_dir(),
         config=analysis_config(),
         scope=Scope(str(p["scope"])),
+        serving_dockerfile=str(p["dockerfile"]),
     )
     with progress_for_terminal(out.terminal or out.path is not None) as progress:
         result = analyze(options, progress)

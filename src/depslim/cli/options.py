@@ -257,13 +257,22 @@ def project_options(func: Any) -> Any:
     return func
 
 
-def scope_option(default: str) -> Callable[[Any], Any]:
-    """`--scope`: which entrypoints define what the runtime needs."""
-    return click.option(
+def scope_option(default: str, *, dockerfile: bool = True) -> Callable[[Any], Any]:
+    """`--scope`: which entrypoints define what the runtime needs; with `--dockerfile`, whose command is
+    the image's (projects name theirs `dockerfile`, `app.Dockerfile`, `docker/Dockerfile.train`).
+    `slim` declares its own `--dockerfile` (it also carries that file's ENV/CMD), so it asks for none."""
+    scope = click.option(
         "--scope", type=click.Choice(["all", "serving"]), default=default, show_default=True,
         help="all: every entrypoint counts; serving: only what the image's command (Dockerfile CMD, else "
              "Procfile) reaches ships, and packages only other entrypoints need are cut as 'unreachable'.",
     )
+    if not dockerfile:
+        return scope
+    file = click.option(
+        "--dockerfile", "dockerfile", default="Dockerfile", show_default=True, metavar="FILE",
+        help="The Dockerfile (relative to PATH) whose CMD/ENTRYPOINT --scope serving follows.",
+    )
+    return lambda func: scope(file(func))
 
 
 def allow_build_option(func: Any) -> Any:

@@ -14,7 +14,7 @@ from depslim.cli.options import allow_build_option, project_options, scope_optio
 @click.argument("path", type=click.Path(path_type=Path), default=".", is_eager=True)
 @target_options
 @project_options
-@scope_option("serving")
+@scope_option("serving", dockerfile=False)
 @click.option("--base", metavar="IMAGE", help="Base image of both stages (default: chosen from the evidence).")
 @click.option("--dockerfile", "dockerfile", default="Dockerfile", show_default=True, metavar="FILE",
               help="The original Dockerfile (project-relative): its command, WORKDIR, ENV and EXPOSE are kept.")

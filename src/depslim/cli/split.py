@@ -45,8 +45,8 @@ def _declaration_files(root: Path, given: tuple[Path, ...]) -> tuple[Path, ...]:
 @click.pass_context
 def command(ctx: click.Context, path: Path, target: TargetSpec,
             requirements: tuple[Path, ...], apply_swaps: bool, swap_ids: tuple[str, ...], to: str,
-            output_dir: Path | None, config_file: Path | None, force: bool, scope: str, pin: bool | None,
-            dry_run: bool) -> None:
+            output_dir: Path | None, config_file: Path | None, force: bool, scope: str, dockerfile: str,
+            pin: bool | None, dry_run: bool) -> None:
     """Split the declared requirements into runtime (base) and dev files, each line with its reason."""
     from rich.markup import escape
 
@@ -61,7 +61,7 @@ def command(ctx: click.Context, path: Path, target: TargetSpec,
         raise InputError(path, "no such project directory")
     options = AnalyzeOptions(project=path, target=target,
                              requirements=_declaration_files(path, requirements), config=analysis_config(),
-                             scope=Scope(scope))
+                             scope=Scope(scope), serving_dockerfile=dockerfile)
     # a split killed between its renames left a journal: complete it before anything reads the set
     recover_interrupted(output_dir or path)
     with progress_for_terminal(True) as progress:
