@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import write_tree
 
 from tests.hostile import rawtar
 from tests.imagebuild import dist_entries, layer_tar
@@ -315,23 +316,22 @@ def case_blob_digest_mismatch(tmp: Path) -> tuple[list[str], str]:
 
 
 def case_blob_fifo(tmp: Path) -> tuple[list[str], str]:
-    layout = oci(tmp / "img", [tiny_layer()])
-    man = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
-    layer = json.loads((layout / "blobs/sha256" / man[7:]).read_text())["layers"][0]["digest"]
-    blob = layout / "blobs/sha256" / layer[7:]
-    blob.unlink()
-    os.mkfifo(blob)
-    return ["image", str(layout), "-f", "json"], layer[7:19]
+    return _blob_fifo(tmp, lambda manifest: manifest["layers"][0]["digest"])
 
 
 def case_config_fifo(tmp: Path) -> tuple[list[str], str]:
+    return _blob_fifo(tmp, lambda manifest: manifest["config"]["digest"])
+
+
+def _blob_fifo(tmp: Path, pick: Callable[[dict[str, Any]], str]) -> tuple[list[str], str]:
+    """An OCI layout whose blob `pick` names (from the manifest) is a FIFO: reading it must not hang."""
     layout = oci(tmp / "img", [tiny_layer()])
     man = json.loads((layout / "index.json").read_text())["manifests"][0]["digest"]
-    config = json.loads((layout / "blobs/sha256" / man[7:]).read_text())["config"]["digest"]
-    blob = layout / "blobs/sha256" / config[7:]
+    digest = pick(json.loads((layout / "blobs/sha256" / man[7:]).read_text()))
+    blob = layout / "blobs/sha256" / digest[7:]
     blob.unlink()
     os.mkfifo(blob)
-    return ["image", str(layout), "-f", "json"], config[7:19]
+    return ["image", str(layout), "-f", "json"], digest[7:19]
 
 
 def case_index_fifo(tmp: Path) -> tuple[list[str], str]:
@@ -409,15 +409,7 @@ def case_million_files(tmp: Path) -> tuple[list[str], str]:
 
 
 def project(tmp: Path, files: dict[str, str | bytes]) -> Path:
-    root = tmp / "proj"
-    for rel, data in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(data, bytes):
-            path.write_bytes(data)
-        else:
-            path.write_text(data)
-    return root
+    return write_tree(tmp / "proj", files)
 
 
 def _analyze(files: dict[str, str | bytes], names: str, *extra: str, command: str = "analyze") -> Build:
