@@ -127,11 +127,12 @@ print(json.dumps({"wall": time.perf_counter() - t0,
 """
 
 DEPSLIM = """
+from depslim.imagedoc import image_finders
 from depslim.targets.image import open_image
 t = open_image(REF)
-info = t.info()
-RESULT = {"dists": len(t.distributions()), "findings": len(t.findings()),
-          "python_bytes": info.totals["python_bytes"], "waste_bytes": info.totals["waste_bytes"],
+info, found = t.info(), image_finders(t)
+RESULT = {"dists": len(t.distributions()), "findings": len(found.findings),
+          "python_bytes": info.totals["python_bytes"], "waste_bytes": found.totals["waste_bytes"],
           "image_bytes": info.totals["image_bytes"]}
 """
 
