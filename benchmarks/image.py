@@ -303,6 +303,7 @@ def main() -> None:
     results = {
         "depslim docker-archive": run(DEPSLIM, archive),
         "floor: tarfile header walk (docker-archive)": run(TARFILE_FLOOR, archive),
+        "floor: sha256 of every layer, the digest check (docker-archive)": run(HASH_FLOOR, archive),
         "depslim gzip OCI layout": run(DEPSLIM, layout),
         "floor: stdlib zlib inflate, 1 thread (gzip OCI)": run(ZLIB_FLOOR, layout),
         "ISA-L inflate alone, every layer (gzip OCI)": run(ISAL_FLOOR, layout),
@@ -322,6 +323,8 @@ def main() -> None:
         inflater = "zlib (isal not installed)"
     wall = {name: result["wall"] for name, result in results.items()}
     archive_ratio = wall["depslim docker-archive"] / wall["floor: tarfile header walk (docker-archive)"]
+    hash_floor = wall["floor: sha256 of every layer, the digest check (docker-archive)"]
+    hash_ratio = wall["depslim docker-archive"] / hash_floor
     oci_ratio = wall["depslim gzip OCI layout"] / wall["floor: stdlib zlib inflate, 1 thread (gzip OCI)"]
     isal_ratio = wall["ISA-L inflate alone, every layer (gzip OCI)"] / wall[
         "floor: stdlib zlib inflate, 1 thread (gzip OCI)"]
@@ -351,7 +354,10 @@ def main() -> None:
         "",
         "| ratio | value | goal |",
         "|---|---:|---|",
-        f"| depslim / tarfile floor (docker-archive) | {archive_ratio:.2f}x | <= 1.3x |",
+        f"| depslim / tarfile floor (docker-archive) | {archive_ratio:.2f}x | <= 1.3x before blobs were checked "
+        "against their digests |",
+        f"| depslim / sha256 of every layer alone (docker-archive; the check's own cost) | {hash_ratio:.2f}x"
+        " | <= 1.0x: the walk hides behind the hash |",
         f"| depslim / 1-thread zlib inflate (gzip OCI) | {oci_ratio:.2f}x | <= 0.5x |",
         f"| ISA-L inflate alone / 1-thread zlib inflate (the bound for one big layer) | {isal_ratio:.2f}x | - |",
         f"| depslim / ISA-L inflate alone (gzip OCI) | {over_isal:.2f}x | - |",
