@@ -221,3 +221,17 @@ def test_squarified_tiles_fill_the_box_in_proportion() -> None:
         assert rect.x >= -1e-6 and rect.x + rect.w <= 960 + 1e-6 and rect.y + rect.h <= 540 + 1e-6
     worst = max(max(r.w / r.h, r.h / r.w) for r in rects)
     assert worst < 6  # squarified: no sliver tiles
+
+
+def test_a_layer_value_that_would_run_past_the_edge_is_drawn_before_its_bar() -> None:
+    """The last layer of an image usually ends at the chart's right edge: its value goes left of it."""
+    import re
+
+    from depslim.report.svg import LayerBar, waterfall_svg
+
+    svg = waterfall_svg([LayerBar(0, 10 * MB, 0, "FROM base"), LayerBar(1, 990 * MB, 300 * MB, "RUN pip install")],
+                        width=960, title="t", desc="d")
+    labels = re.findall(r'<text class="val" x="([\d.]+)" y="[\d.]+"( text-anchor="end")?>([^<]*)</text>', svg)
+    (_x_first, end_first, _), (x_last, end_last, text_last) = labels
+    assert not end_first and end_last  # the first fits after its bar, the last does not
+    assert float(x_last) + 7 * len(text_last) <= 960  # drawn inside the chart, ending where its bar starts

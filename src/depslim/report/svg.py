@@ -171,11 +171,19 @@ def waterfall_svg(layers: Sequence[LayerBar], *, width: int = 960, title: str, d
             parts.append(f'<rect class="waste" fill="url(#hatch)" x="{_n(x0 + bar_w - waste_w)}" y="{y}" '
                          f'width="{_n(waste_w)}" height="{row - gap}"/>')
         value = human_bytes(layer.size) + (f" ({human_bytes(layer.waste)} waste)" if layer.waste else "")
-        parts.append(f'<text class="val" x="{_n(min(x0 + bar_w + 4, width - 100))}" y="{_n(y + 15)}">'
-                     f'{esc(value)}</text></g>')
+        parts.append(_value_label(value, x0, bar_w, y + 15, width))
         offset += layer.size
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _value_label(value: str, x0: float, bar_w: float, y: float, width: int) -> str:
+    """A bar's value after its end, or before its start (right-aligned) when it would run past the
+    chart's edge: the last layer of an image usually ends there (~7 px a character at 12 px)."""
+    after = x0 + bar_w + 4
+    if after + 7 * len(value) <= width:
+        return f'<text class="val" x="{_n(after)}" y="{_n(y)}">{esc(value)}</text></g>'
+    return f'<text class="val" x="{_n(max(0.0, x0 - 4))}" y="{_n(y)}" text-anchor="end">{esc(value)}</text></g>'
 
 
 # ---------------------------------------------------------------------------------------------
