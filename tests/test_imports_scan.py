@@ -299,6 +299,20 @@ def test_gitignore_venv_build_and_exclude(tmp_path: Path) -> None:
     assert seen == {"kept", "reincluded", "not_anchored_here", "build_is_a_package"}
 
 
+def test_a_project_that_is_itself_a_venv_scans_its_code_not_the_envs_folders(tmp_path: Path) -> None:
+    """FawltyDeps' top_level_venv: pyvenv.cfg beside the project's code; bin/ and lib/ are the env's."""
+    write(tmp_path, {
+        "pyvenv.cfg": "home = /usr\n",
+        "code.py": "import numpy\nimport pandas\n",
+        "bin/some_tool.py": "import some_installed_tool\n",
+        "lib/python3.10/site-packages/dummy_package/code.py": "import dummy_dep\n",
+        "include/x.py": "import in_include\n",
+        "scripts/run.py": "import in_scripts\n",
+    })
+    seen = {r.module for r in scan_project(tmp_path).imports}
+    assert seen == {"numpy", "pandas", "in_scripts"}
+
+
 def test_signals_alias_resolution_attributes_and_strings(tmp_path: Path) -> None:
     source = """
         import pandas as pd

@@ -6,9 +6,10 @@ with a slash is anchored to its file's directory, `**` spans directories, and no
 an excluded directory can be re-included. Implemented here (about 80 lines) rather than adding
 a dependency: the walk needs only matching, and per-directory compiled regexes keep it fast.
 
-Skipped without asking: VCS folders, virtualenvs (any dir holding `pyvenv.cfg`; conda envs
-holding `conda-meta`), `site-packages`, `__pypackages__`, `node_modules`, `__pycache__`, tool caches,
-notebook checkpoints, and `build/`/`dist/` unless they are Python packages themselves.
+Skipped without asking: VCS folders, virtualenvs (any dir holding `pyvenv.cfg`, and the
+bin/lib/include of a project that is one itself; conda envs holding `conda-meta`), `site-packages`,
+`__pypackages__`, `node_modules`, `__pycache__`, tool caches, notebook checkpoints, and
+`build/`/`dist/` unless they are Python packages themselves.
 
 The same pass collects candidate model files (names ending with `model_suffixes`) under the same
 rules, for `depslim.imports.pickles`. `find_files` walks with the same rules, to a bounded depth,
@@ -35,6 +36,9 @@ ALWAYS_SKIP = frozenset(
 )
 BUILD_DIRS = frozenset({"build", "dist"})
 ENV_MARKERS = ("pyvenv.cfg", "conda-meta")
+# A project that is itself a virtualenv (`pyvenv.cfg` beside its code): the environment's own folders
+# are the interpreter's, not the project's (a script in bin/ is an installed tool).
+ENV_LAYOUT_DIRS = frozenset({"bin", "Scripts", "lib", "lib64", "include"})
 RUN_CONFIGS = ("Procfile",)
 MAX_SHELL_SCRIPTS = 200  # entrypoint scripts are few; a tree of thousands of .sh files is not read
 
@@ -251,6 +255,8 @@ def _enters(
     if name in ALWAYS_SKIP or name.endswith(".egg-info"):
         return False
     if name in BUILD_DIRS and not os.path.exists(os.path.join(entry.path, "__init__.py")):
+        return False
+    if name in ENV_LAYOUT_DIRS and os.path.exists(os.path.join(os.path.dirname(entry.path), "pyvenv.cfg")):
         return False
     return not _ignored(stack, user, rel, True)
 
