@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from depslim.declared.base import requirement_name
 from depslim.errors import DepslimError, InputError
 from depslim.gate import format_bytes, image_bytes, python_bytes, runtime_distributions
 from depslim.inputfile import read_text
@@ -358,7 +359,7 @@ def known_swap_pairs() -> set[tuple[str, str]]:
             old = record.get("name") or record.get("from")
             new = record.get("swap_for") or record.get("to")
             if isinstance(old, str) and isinstance(new, str):
-                pairs.add((canonicalize_name(old), canonicalize_name(new.split("[")[0])))
+                pairs.add((canonicalize_name(old), requirement_name(new) or canonicalize_name(new)))
     return pairs
 
 
