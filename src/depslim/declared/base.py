@@ -54,7 +54,7 @@ def requirement_name(text: str) -> str | None:
     return canonicalize_name(req.name) if req is not None else None
 
 
-def parse_requirement(text: str, where: str, line: int | None) -> Requirement:
+def parse_requirement(text: str, where: str, line: int | None, *, what: str = "requirement") -> Requirement:
     """Parse one PEP 508 string with `packaging`; a bad one is an `InputError` at file:line.
 
     `packaging` takes any text after `@` as the URL; one urllib cannot split (`https://[oops]/x`,
@@ -64,7 +64,7 @@ def parse_requirement(text: str, where: str, line: int | None) -> Requirement:
         req = Requirement(text)
     except InvalidRequirement as exc:
         problem = str(exc).splitlines()[0]
-        raise InputError(where, f"invalid requirement {text!r}: {problem}", line) from None
+        raise InputError(where, f"invalid {what} {text!r}: {problem}", line) from None
     if req.url:
         try:
             urlsplit(req.url).port  # noqa: B018 - parsing the port is what raises
