@@ -426,12 +426,13 @@ def pinned_versions(analysis: Analysis) -> dict[str, str]:
     from packaging.utils import canonicalize_name
 
     from depslim.declared.base import read_requirement
+    from depslim.declared.requirements import logical_lines
 
     texts = [r.requirement for r in analysis.declared.requirements] if analysis.declared else []
     slim = Path(analysis.report.project) / "requirements-slim.txt" if analysis.report.project else None
     if slim is not None and slim.is_file():
-        texts += [line.split("#", 1)[0].strip() for line in slim.read_text(encoding="utf-8", errors="replace")
-                  .splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+        texts += [line for _, line in logical_lines(slim.read_text(encoding="utf-8", errors="replace"))
+                  if not line.startswith("-")]
     pins: dict[str, str] = {}
     for req in filter(None, map(read_requirement, texts)):
         exact = [s.version for s in req.specifier if s.operator == "=="]
