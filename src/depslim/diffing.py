@@ -24,6 +24,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from depslim.declared.base import requirement_name
 from depslim.errors import DepslimError, InputError
 from depslim.gate import format_bytes, image_bytes, python_bytes, runtime_distributions
 from depslim.inputfile import read_text
@@ -358,7 +359,7 @@ def known_swap_pairs() -> set[tuple[str, str]]:
             old = record.get("name") or record.get("from")
             new = record.get("swap_for") or record.get("to")
             if isinstance(old, str) and isinstance(new, str):
-                pairs.add((canonicalize_name(old), canonicalize_name(new.split("[")[0])))
+                pairs.add((canonicalize_name(old), requirement_name(new) or canonicalize_name(new)))
     return pairs
 
 
@@ -516,19 +517,12 @@ def read_pins(path: Path, display: str | None = None) -> dict[str, Pin]:
 
 
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
-    """Requirement-file lines with comments stripped, continuations joined and hashes dropped."""
-    buffer, start = "", 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
-        if not buffer:
-            start = number
-        if line.endswith("\\"):
-            buffer += line[:-1] + " "
-            continue
-        buffer += line
-        joined = re.sub(r"\s--hash[=\s]\S+", "", " " + buffer).strip()
-        buffer = ""
-        yield start, joined
+    """Requirement-file lines (the declared reader's: comments stripped, continuations joined, as
+    pip does) with hashes dropped."""
+    from depslim.declared.requirements import logical_lines
+
+    for number, line in logical_lines(text):
+        yield number, re.sub(r"\s--hash[=\s]\S+", "", " " + line).strip()
 
 
 def _read_pylock(text: str, shown: str) -> dict[str, Pin]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from depslim.declared.base import read_requirement as _parse
 from depslim.model import InstalledDistribution
 
 
@@ -28,16 +28,6 @@ def _applies(req: Requirement, markers: Mapping[str, str], extra: str) -> bool:
         return bool(req.marker.evaluate(env))
     except (InvalidMarker, UndefinedComparison, UndefinedEnvironmentName):
         return False
-
-
-@lru_cache(maxsize=8192)
-def _parse(text: str) -> Requirement | None:
-    """Cached: the same Requires-Dist strings recur, and `warm` parses them ahead of use.
-    The Requirement objects are shared, so nothing here changes them."""
-    try:
-        return Requirement(text)
-    except InvalidRequirement:
-        return None
 
 
 def extra_requirements(

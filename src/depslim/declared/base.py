@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -31,7 +32,29 @@ def rel_path(path: Path, root: Path) -> str:
         return Path(os.path.relpath(path.resolve(), root.resolve())).as_posix()
 
 
-def parse_requirement(text: str, where: str, line: int) -> Requirement:
+@lru_cache(maxsize=8192)
+def read_requirement(text: str) -> Requirement | None:
+    """The one lenient PEP 508 reader: `packaging`'s Requirement, or None when it rejects `text`.
+
+    For text depslim did not write and cannot blame on a file line (Requires-Dist metadata, swap
+    rules, report data): such text is skipped, not an error. Cached, because the same
+    Requires-Dist strings recur; the Requirement objects are shared, so callers never change them.
+    `parse_requirement` is the strict form for the user's own files.
+    """
+    try:
+        return Requirement(text)
+    except InvalidRequirement:
+        return None
+
+
+def requirement_name(text: str) -> str | None:
+    """The canonical distribution name `text` requires, or None when it is no PEP 508 requirement
+    (a URL, a path)."""
+    req = read_requirement(text)
+    return canonicalize_name(req.name) if req is not None else None
+
+
+def parse_requirement(text: str, where: str, line: int | None, *, what: str = "requirement") -> Requirement:
     """Parse one PEP 508 string with `packaging`; a bad one is an `InputError` at file:line.
 
     `packaging` takes any text after `@` as the URL; one urllib cannot split (`https://[oops]/x`,
@@ -41,7 +64,7 @@ def parse_requirement(text: str, where: str, line: int) -> Requirement:
         req = Requirement(text)
     except InvalidRequirement as exc:
         problem = str(exc).splitlines()[0]
-        raise InputError(where, f"invalid requirement {text!r}: {problem}", line) from None
+        raise InputError(where, f"invalid {what} {text!r}: {problem}", line) from None
     if req.url:
         try:
             urlsplit(req.url).port  # noqa: B018 - parsing the port is what raises

@@ -21,12 +21,12 @@ from fnmatch import fnmatchcase
 from functools import cache
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from depslim.declared import envyaml
-from depslim.declared.base import Collector, declared_from
+from depslim.declared.base import Collector, declared_from, read_requirement
 from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.requirements import RequirementsReader
 from depslim.errors import InputError
@@ -124,9 +124,8 @@ def declare_conda(collector: Collector, rel: str, name: str, spec: str | None, l
         collector.warnings.append(f"{rel}:{line}: {name}: conda version spec PEP 440 cannot say; "
                                   "declared without a version")
         spec = ""
-    try:
-        req = Requirement(f"{pypi}{spec}")
-    except InvalidRequirement:
+    req = read_requirement(f"{pypi}{spec}")
+    if req is None:
         collector.warnings.append(f"{rel}:{line}: {name}{spec}: not a valid requirement; declared without a version")
         req = _bare_requirement(pypi, rel, line)
     collector.add(declared_from(req, Location(rel, line), group=group, source=source, dev=dev))
@@ -134,10 +133,10 @@ def declare_conda(collector: Collector, rel: str, name: str, spec: str | None, l
 
 def _bare_requirement(name: str, rel: str, line: int) -> Requirement:
     """The package without a version; a name no requirement can hold (`-x`, `a b`) is bad input."""
-    try:
-        return Requirement(name)
-    except InvalidRequirement:
-        raise InputError(rel, f"{name!r} is not a valid package name", line) from None
+    req = read_requirement(name)
+    if req is None:
+        raise InputError(rel, f"{name!r} is not a valid package name", line)
+    return req
 
 
 def _file_group(rel: str, text: str) -> tuple[str, bool]:

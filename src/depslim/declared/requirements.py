@@ -19,16 +19,14 @@ from typing import NoReturn, TypedDict
 from urllib.parse import SplitResult, parse_qs, unquote, urlsplit
 
 from packaging.markers import InvalidMarker, Marker
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
-    canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
 )
 
-from depslim.declared.base import Collector, declared_from, parse_requirement
+from depslim.declared.base import Collector, declared_from, parse_requirement, read_requirement, requirement_name
 from depslim.declared.classify import is_dev_file, is_optional_file
 from depslim.declared.localmeta import local_project_name
 from depslim.errors import InputError
@@ -312,9 +310,8 @@ class RequirementsReader:
         common = _Common(group=f.group, source=f.source, dev=f.dev, constraint=f.constraint, editable=editable)
         if editable or _is_url(text) or _path_first(text):
             return self._direct(f, number, text, location, common)
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
+        req = read_requirement(text)
+        if req is None:
             if _could_be_path(text):
                 return self._direct(f, number, text, location, common)
             req = parse_requirement(text, f.rel, number)  # raises the InputError with file:line
@@ -342,10 +339,8 @@ class RequirementsReader:
         m = _EXTRAS.match(target)
         if m and not _is_url(target):
             target, extras = m.group(1), m.group(2)
-            try:
-                Requirement(f"x{extras}")
-            except InvalidRequirement:
-                raise InputError(f.rel, f"invalid extras in {text!r}", number) from None
+            if read_requirement(f"x{extras}") is None:
+                raise InputError(f.rel, f"invalid extras in {text!r}", number)
         name = _name_from_direct(target, f.path.parent)
         requirement = text.strip()
         if name and _is_url(target):
@@ -365,10 +360,7 @@ def _name_from_direct(target: str, base: Path) -> str | None:
     parts = _urlsplit(target)
     egg = parse_qs(parts.fragment).get("egg")
     if egg:
-        try:
-            return canonicalize_name(Requirement(egg[0]).name)
-        except InvalidRequirement:
-            return None
+        return requirement_name(egg[0])
     filename = unquote(parts.path.rstrip("/").rsplit("/", 1)[-1])
     try:
         if filename.endswith(".whl"):

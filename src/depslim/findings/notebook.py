@@ -26,16 +26,12 @@ def notebook_installs(
     """`!pip install X` / `%pip install X` in notebooks: one info finding per package, every install
     line as evidence, saying whether X is declared. A notebook that installs its own packages runs
     in an environment the declarations do not describe: what it needs is declared nowhere, or twice."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
+    from depslim.declared.base import requirement_name
 
     per_name: dict[str, list[Evidence]] = defaultdict(list)
     for install in scan_result.notebook_installs if scan_result else ():
-        name: str
-        try:
-            name = canonicalize_name(Requirement(install.requirement).name)
-        except InvalidRequirement:
-            name = install.requirement  # a URL or a path: no name to look up
+        # a URL or a path has no name to look up: it stands for itself
+        name = requirement_name(install.requirement) or install.requirement
         where, detail = install.location, f"pip install {install.requirement}"
         per_name[name].append(Evidence(where.path, where.line, "notebook-install", detail))
     findings = []

@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
-
+from depslim.declared.base import read_requirement
 from depslim.findings.base import AnalysisContext
 from depslim.model import DeclaredRequirement, Evidence, Finding, SignalPatterns, Verdict
 from depslim.swaps.conditions import ConditionResult, check_groups
@@ -64,10 +63,8 @@ def _declared(ctx: AnalysisContext, name: str) -> list[DeclaredRequirement]:
 
 
 def _extras(req: DeclaredRequirement) -> set[str]:
-    try:
-        return set(Requirement(req.requirement).extras)
-    except InvalidRequirement:
-        return set()
+    parsed = read_requirement(req.requirement)
+    return set(parsed.extras) if parsed is not None else set()
 
 
 def _platform_ok(rule: SwapRule, ctx: AnalysisContext) -> bool:
@@ -276,10 +273,8 @@ def _incoming(rule: SwapRule, ctx: AnalysisContext, sizer: IndexSizer, gone: set
 
 
 def _target_extras(rule: SwapRule) -> list[str]:
-    try:
-        return sorted(Requirement(rule.target).extras)
-    except InvalidRequirement:
-        return []
+    parsed = read_requirement(rule.target)
+    return sorted(parsed.extras) if parsed is not None else []
 
 
 def _requirement_text(rule: SwapRule, version: str | None) -> str:

@@ -257,8 +257,7 @@ _LOCAL = r"^(\.{1,2}[/\\]|/|~|[A-Za-z]:[/\\]|file:)"
 
 def read_inputs(path: Path) -> InputSpec:
     """Read an input file and what it includes; refuse what cannot be hash-locked."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
+    from depslim.declared.base import parse_requirement
     from depslim.redact import has_literal_credential, literal_credential_note
 
     root = path.parent.resolve()
@@ -307,10 +306,7 @@ def read_inputs(path: Path) -> InputSpec:
             if re.match(_LOCAL, line_req):
                 raise InputError(rel, f"local path {line_req!r} cannot go into a portable hash-pinned lock; "
                                  "publish it to an index or install it separately", number)
-            try:
-                req = Requirement(line_req)
-            except InvalidRequirement as exc:
-                raise InputError(rel, f"invalid requirement {line_req!r}: {exc}", number) from None
+            req = parse_requirement(line_req, rel, number)
             if req.url and req.url.startswith("file:"):
                 raise InputError(rel, f"local path {req.url!r} cannot go into a portable hash-pinned lock; "
                                  "publish it to an index or install it separately", number)

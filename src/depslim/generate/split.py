@@ -35,9 +35,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from depslim.declared.base import parse_requirement, requirement_name
 from depslim.errors import InputError
 from depslim.generate.stamp import stamp
 from depslim.mapping import KNOWN_MAPPINGS
@@ -128,10 +128,8 @@ def swap_from(finding: Finding) -> str:
     """The canonical name a swap finding removes (`subject`, else the name in data["from"])."""
     if finding.subject:
         return canonicalize_name(finding.subject)
-    try:
-        return canonicalize_name(Requirement(str(finding.data.get("from", ""))).name)
-    except InvalidRequirement:
-        return canonicalize_name(str(finding.data.get("from", "")))
+    text = str(finding.data.get("from", ""))
+    return requirement_name(text) or canonicalize_name(text)
 
 
 def _swap_to(finding: Finding) -> tuple[str, ...]:
@@ -243,11 +241,7 @@ def _requirement_text(reqs: Sequence[DeclaredRequirement], dist: DistributionRep
     first = reqs[0]
     if first.editable:
         return f"-e {first.url or first.requirement}"
-    try:
-        parsed = [Requirement(r.requirement) for r in reqs]
-    except InvalidRequirement as exc:
-        raise InputError(first.location.path, f"invalid requirement {first.requirement!r}: {exc}",
-                         first.location.line or None) from None
+    parsed = [parse_requirement(r.requirement, r.location.path, r.location.line or None) for r in reqs]
     req = parsed[0]
     extras = sorted(set().union(*(p.extras for p in parsed)))
     name = req.name + (f"[{','.join(extras)}]" if extras else "")
@@ -416,10 +410,7 @@ def plan_split(
                   if finding.savings_bytes is not None else "")
         into = base if swap_into[gone] == "base" else dev
         for to in _swap_to(finding):
-            try:
-                to_name = canonicalize_name(Requirement(to).name)
-            except InvalidRequirement as exc:
-                raise InputError(f"swap {finding.id}", f"invalid replacement {to!r}: {exc}") from None
+            to_name = canonicalize_name(parse_requirement(to, f"swap {finding.id}", None, what="replacement").name)
             if into is base:
                 dev.pop(to_name, None)
             into.setdefault(to_name, Line(to_name, to, f"swapped from {gone}{saving}"))

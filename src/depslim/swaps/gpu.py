@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from depslim.declared.base import read_requirement
 from depslim.model import InstalledDistribution
 from depslim.swaps.rules import GpuSignals
 
@@ -40,11 +40,7 @@ def requirement_names(requires: tuple[str, ...], markers: Mapping[str, str] | No
                       extras: tuple[str, ...] = ("",)) -> list[str]:
     """Canonical names of `Requires-Dist` entries whose markers hold on the target."""
     names: list[str] = []
-    for raw in requires:
-        try:
-            req = Requirement(raw)
-        except InvalidRequirement:
-            continue
+    for req in filter(None, map(read_requirement, requires)):
         if req.marker is not None:
             env = dict(markers or {})
             if not any(req.marker.evaluate({**env, "extra": extra}) for extra in extras):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from depslim.declared.base import read_requirement
 from depslim.findings.base import AnalysisContext
 from depslim.model import Verdict
 from depslim.swaps.gpu import requirement_names
@@ -50,13 +51,7 @@ def requested_extras(ctx: AnalysisContext) -> dict[str, set[str]]:
     requested: dict[str, set[str]] = {}
     parsed: dict[str, list[Requirement]] = {}
     for name, dist in ctx.installed.items():
-        reqs = []
-        for raw in dist.requires:
-            try:
-                reqs.append(Requirement(raw))
-            except InvalidRequirement:
-                continue
-        parsed[name] = reqs
+        parsed[name] = [r for r in map(read_requirement, dist.requires) if r is not None]
     markers = dict(ctx.target.markers)
     changed = True
     while changed:

@@ -69,7 +69,9 @@ class SwapRule:
 
     @property
     def target_name(self) -> str:
-        return canonicalize_name(re.split(r"[\[<>=!~; ]", self.target, maxsplit=1)[0])
+        from depslim.declared.base import requirement_name
+
+        return requirement_name(self.target) or canonicalize_name(self.target.strip())
 
     @property
     def recorded_saving_bytes(self) -> int | None:

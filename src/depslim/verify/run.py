@@ -423,20 +423,18 @@ def _fix_context(analysis: Analysis, reference: Sequence[Any], commands: Mapping
 def pinned_versions(analysis: Analysis) -> dict[str, str]:
     """`name==version` pins the project states (its declarations and requirements-slim.txt): the
     version a fix line names when the image under test does not have the package."""
-    from packaging.requirements import InvalidRequirement, Requirement
     from packaging.utils import canonicalize_name
+
+    from depslim.declared.base import read_requirement
+    from depslim.declared.requirements import logical_lines
 
     texts = [r.requirement for r in analysis.declared.requirements] if analysis.declared else []
     slim = Path(analysis.report.project) / "requirements-slim.txt" if analysis.report.project else None
     if slim is not None and slim.is_file():
-        texts += [line.split("#", 1)[0].strip() for line in slim.read_text(encoding="utf-8", errors="replace")
-                  .splitlines() if line.strip() and not line.lstrip().startswith(("#", "-"))]
+        texts += [line for _, line in logical_lines(slim.read_text(encoding="utf-8", errors="replace"))
+                  if not line.startswith("-")]
     pins: dict[str, str] = {}
-    for text in texts:
-        try:
-            req = Requirement(text)
-        except InvalidRequirement:
-            continue
+    for req in filter(None, map(read_requirement, texts)):
         exact = [s.version for s in req.specifier if s.operator == "=="]
         if len(exact) == 1 and "*" not in exact[0]:
             pins[canonicalize_name(req.name)] = exact[0]
