@@ -136,11 +136,15 @@ RESULT = {"dists": len(t.distributions()), "findings": len(found.findings),
           "image_bytes": info.totals["image_bytes"]}
 """
 
-TARFILE_FLOOR = """
-import json, tarfile
+# Every layer member of the docker-archive, for the floors below.
+ARCHIVE_LAYERS = """
+import hashlib, json, tarfile
 outer = tarfile.open(REF)
 manifest = json.load(outer.extractfile("manifest.json"))
 n = 0
+"""
+
+TARFILE_FLOOR = ARCHIVE_LAYERS + """
 for name in manifest[0]["Layers"]:
     member = outer.getmember(name)
     while member.issym() or member.islnk():
@@ -209,11 +213,7 @@ def docker_du() -> dict[str, float]:
 
 
 # What checking every blob against its digest costs at least: sha256 over each layer of the archive.
-HASH_FLOOR = """
-import hashlib, json, tarfile
-outer = tarfile.open(REF)
-manifest = json.load(outer.extractfile("manifest.json"))
-n = 0
+HASH_FLOOR = ARCHIVE_LAYERS + """
 for name in manifest[0]["Layers"]:
     member = outer.getmember(name)
     fh, h = outer.extractfile(member), hashlib.sha256()
