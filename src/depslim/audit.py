@@ -4,17 +4,26 @@ projected image size after all fixes.
 Savings are only summed when they do not overlap: a Dockerfile rule's recorded estimate (pip
 cache ~180 MB) steps aside when the image analysis measured the same waste (`pip-cache`), and
 a cut-list finding for a package yields to the removal/swap finding on the same package.
+
+The projection never goes below what no fix can remove: the base image's own layers (less the
+waste measured inside them). Which layers are the base's is told by matching the layers the
+Dockerfile's final stage creates (RUN/COPY/ADD, WORKDIR when the history records one) against the
+image history from the end; when that cannot be told, the floor stays 0 and the report says why.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from io import StringIO
+from typing import TYPE_CHECKING
 
-from depslim.model import Finding, TargetInfo
+from depslim.model import Finding, LayerInfo, TargetInfo
 from depslim.units import human_bytes as human
+
+if TYPE_CHECKING:
+    from depslim.dockerfile.parse import Dockerfile
 
 # Dockerfile rule → image finding codes that measure the same bytes on a built image.
 MEASURED_BY: Mapping[str, tuple[str, ...]] = {
@@ -27,6 +36,9 @@ MEASURED_BY: Mapping[str, tuple[str, ...]] = {
 }
 TOTAL_KEYS = ("image_bytes", "total_bytes", "size_bytes", "python_bytes", "installed_bytes")
 SCHEMA = "depslim/audit"  # the JSON envelope (depslim.report.json.envelope) sets it too
+# Dockerfile instructions that make an image layer; WORKDIR makes one only in some builders.
+LAYER_KEYWORDS = ("RUN", "COPY", "ADD")
+OPTIONAL_LAYER_KEYWORDS = ("WORKDIR",)
 # Findings whose savings are Python packages (they count against an environment's installed bytes).
 PYTHON_CODES = ("swap", "remove-from-runtime", "cut-", "cuda-")
 
@@ -43,6 +55,71 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
+class BaseFloor:
+    """What no fix can remove: the base image's own layers, less the waste measured inside them."""
+
+    known: bool
+    reason: str  # how the base layers were told apart from the project's, or why they could not be
+    layers: tuple[int, ...] = ()  # indexes of the base image's layers
+    layer_bytes: int = 0
+    waste_bytes: int = 0  # counted savings measured inside the base layers
+
+    @property
+    def bytes(self) -> int:
+        return max(0, self.layer_bytes - self.waste_bytes) if self.known else 0
+
+
+def _keyword(instruction: str) -> str:
+    return instruction.split(None, 1)[0].upper() if instruction.strip() else ""
+
+
+def base_floor(target: TargetInfo | None, dockerfile: Dockerfile | None) -> BaseFloor | None:
+    """The base image's layers: the image's layers minus those the Dockerfile's final stage (and
+    the stages it is built FROM) creates, matched by instruction from the end. None: not an image."""
+    if target is None or target.kind != "image":
+        return None
+    layers: Sequence[LayerInfo] = target.layers
+    if not layers:
+        return BaseFloor(False, "the report carries no image layers")
+    if dockerfile is None:
+        return BaseFloor(False, "no Dockerfile to tell the base image's layers from the project's")
+    if any(not layer.instruction.strip() for layer in layers):
+        return BaseFloor(False, "the image history does not name every layer's instruction")
+    chain = [dockerfile.stages[-1]]
+    while chain[0].parent is not None and chain[0].parent < chain[0].index:
+        chain.insert(0, dockerfile.stages[chain[0].parent])
+    made = [ins for stage in chain for ins in stage.instructions
+            if ins.keyword in LAYER_KEYWORDS + OPTIONAL_LAYER_KEYWORDS]
+    at = len(layers) - 1
+    for ins in reversed(made):
+        keyword = _keyword(layers[at].instruction) if at >= 0 else ""
+        if ins.keyword in OPTIONAL_LAYER_KEYWORDS:
+            at -= keyword == ins.keyword
+            continue
+        if keyword != ins.keyword:
+            seen = f"layer {at} is {keyword}" if at >= 0 else "the image has no layer left"
+            return BaseFloor(False, f"{dockerfile.path.name}:{ins.line} {ins.keyword} does not match the image "
+                                    f"history ({seen})")
+        at -= 1
+    base = tuple(range(at + 1))
+    return BaseFloor(True, f"the layers before the {len(layers) - len(base)} that {dockerfile.path.name}'s final "
+                           f"stage (FROM {chain[0].base}) creates",
+                     base, sum(layers[i].size_bytes for i in base))
+
+
+def base_waste(finding: Finding, base: Sequence[int]) -> int:
+    """The part of a finding's measured saving that lies in the base layers (`layers` or `layer` data)."""
+    per_layer = finding.data.get("layers")
+    if isinstance(per_layer, Mapping):
+        return sum(v for k, v in per_layer.items()
+                   if isinstance(v, int) and str(k).isdigit() and int(str(k)) in base)
+    layer = finding.data.get("layer")
+    if isinstance(layer, int) and not isinstance(layer, bool) and layer in base:
+        return finding.savings_bytes or 0
+    return 0
+
+
+@dataclass(frozen=True)
 class AuditTable:
     rows: tuple[AuditRow, ...]
     current_bytes: int | None
@@ -51,12 +128,41 @@ class AuditTable:
     estimated_bytes: int  # the part of savings_bytes that is estimated
     target: TargetInfo | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    floor: BaseFloor | None = None  # None: not an image-level projection (no base to floor at)
+
+    @property
+    def floor_bytes(self) -> int:
+        return self.floor.bytes if self.floor is not None else 0
+
+    @property
+    def floored(self) -> bool:
+        """The fixes would take the size below the floor: the projection stops at it."""
+        return (self.current_bytes is not None and self.floor is not None and self.floor.known
+                and self.current_bytes - self.savings_bytes < self.floor.bytes)
 
     @property
     def projected_bytes(self) -> int | None:
         if self.current_bytes is None:
             return None
-        return max(0, self.current_bytes - self.savings_bytes)
+        return max(self.floor_bytes, self.current_bytes - self.savings_bytes)
+
+    @property
+    def floor_text(self) -> str:
+        """One line on the floor ("" when there is none to speak of)."""
+        floor = self.floor
+        if floor is None:
+            return ""
+        if not floor.known:
+            return f"floor: base image layers unknown ({floor.reason}); the projection is floored at 0 B"
+        count = len(floor.layers)
+        text = (f"floor: base image layers {human(floor.bytes)} ({count} layer{'s' * (count != 1)}, "
+                f"{human(floor.layer_bytes)}")
+        if floor.waste_bytes:
+            text += f", less {human(floor.waste_bytes)} of their own measured waste"
+        text += f"; {floor.reason})"
+        if self.floored:
+            text += "; the fixes would save more than the rest of the image: the projection stops at the floor"
+        return text
 
 
 
@@ -81,9 +187,11 @@ def _current(target: TargetInfo | None, findings: Sequence[Finding]) -> tuple[in
     return None, "no target size measured"
 
 
-def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = None) -> AuditTable:
+def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = None,
+                dockerfile: Dockerfile | None = None) -> AuditTable:
     """Rows sorted by savings (measured before estimated at equal size), overlaps not double-counted:
-    a Dockerfile estimate never adds to a waste the image measured, or to one the image does not have."""
+    a Dockerfile estimate never adds to a waste the image measured, or to one the image does not have.
+    The projection stops at the base image's layers (`dockerfile` tells them apart; see base_floor)."""
     unique: dict[str, Finding] = {}
     for f in findings:
         unique.setdefault(f.id, f)
@@ -117,7 +225,13 @@ def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = No
                     if r.counted and r.finding.estimate and (r.finding.savings_bytes or 0) > 0)
     notes = ("savings of different findings can overlap (e.g. a swap and a removal in the same closure); "
              "the projection sums the counted rows",)
-    return AuditTable(tuple(rows), current, source, savings, estimated, target_info, notes)
+    floor = None if python_only or current is None else base_floor(target_info, dockerfile)
+    if floor is not None and floor.known:
+        waste = sum(base_waste(r.finding, floor.layers) for r in rows
+                    if r.counted and not r.finding.estimate and (r.finding.savings_bytes or 0) > 0)
+        floor = replace(floor, waste_bytes=min(waste, floor.layer_bytes))
+    return AuditTable(tuple(rows), current, source, savings, estimated, target_info, notes, floor)
+
 
 
 # ---------------------------------------------------------------------------- renderers
@@ -137,6 +251,8 @@ def render_markdown(table: AuditTable) -> str:
                  f"savings: **{human(table.savings_bytes)}**"
                  + (f" (of which ~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
                  + f" · projected after all fixes: **{human(table.projected_bytes)}**")
+    if table.floor_text:
+        lines += ["", table.floor_text[0].upper() + table.floor_text[1:] + "."]
     lines += ["", "| Finding | Owner | Fix | Savings |", "|---|---|---|---:|"]
     for row in table.rows:
         f = row.finding
@@ -168,9 +284,19 @@ def render_json(table: AuditTable) -> str:
         "target": {"kind": table.target.kind, "ref": table.target.ref} if table.target else None,
         "current_bytes": table.current_bytes, "current_source": table.current_source,
         "savings_bytes": table.savings_bytes, "estimated_savings_bytes": table.estimated_bytes,
-        "projected_bytes": table.projected_bytes, "rows": rows, "notes": list(table.notes),
+        "projected_bytes": table.projected_bytes, "floor": _floor_json(table), "rows": rows,
+        "notes": list(table.notes),
     }
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+def _floor_json(table: AuditTable) -> dict[str, object] | None:
+    floor = table.floor
+    if floor is None:
+        return None
+    return {"known": floor.known, "bytes": floor.bytes, "base_layer_bytes": floor.layer_bytes,
+            "base_waste_bytes": floor.waste_bytes, "base_layers": list(floor.layers), "reason": floor.reason,
+            "binding": table.floored, "text": table.floor_text}
 
 
 def _jsonable(value: object) -> bool:
@@ -200,4 +326,6 @@ def render_terminal(table: AuditTable, width: int = 100, color: bool = False) ->
     console.print(f"current {human(table.current_bytes)} ({table.current_source}); savings {human(table.savings_bytes)}"
                   + (f" (~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
                   + f"; projected after all fixes {human(table.projected_bytes)}", soft_wrap=True)
+    if table.floor_text:
+        console.print(escape(table.floor_text), soft_wrap=True)
     return out.getvalue()

@@ -10,6 +10,7 @@ audits just the Dockerfile (no target needed). `--format sarif` emits the file-l
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,6 +21,9 @@ from depslim.inputfile import read_text
 from depslim.jsonshape import Where, expect_object
 from depslim.model import Evidence, Finding, Owner, TargetInfo
 from depslim.targets.spec import TargetSpec
+
+if TYPE_CHECKING:
+    from depslim.dockerfile.parse import Dockerfile
 
 
 @click.command(name="audit")
@@ -38,7 +42,25 @@ def command(path: Path, target: TargetSpec, report_file: Path | None,
 
     out = resolve_output("audit", fmt, output, force=force)
     findings, info = _collect(path, target, report_file, dockerfile_only, config_file)
-    write_report(out, audit.audit_table(findings, info))
+    write_report(out, audit.audit_table(findings, info, _dockerfile(path, info)))
+
+
+def _dockerfile(path: Path, info: TargetInfo | None) -> Dockerfile | None:
+    """The project's Dockerfile (config `dockerfile`, else PATH/Dockerfile) parsed, for telling the
+    image's base layers from the project's; None when there is none or it does not parse."""
+    if info is None or info.kind != "image" or not info.layers:
+        return None
+    from depslim.cli.config import analysis_config
+    from depslim.dockerfile.parse import parse_dockerfile
+
+    name = str(analysis_config().get("dockerfile") or "Dockerfile")
+    file = path if path.is_file() else Path(name) if Path(name).is_absolute() else path / name
+    if not file.is_file():
+        return None
+    try:
+        return parse_dockerfile(file)
+    except InputError:
+        return None
 
 
 def _collect(path: Path, given: TargetSpec, report_file: Path | None, dockerfile_only: bool,

@@ -398,6 +398,7 @@ def render_audit(table_: AuditTable, *, links: Links | None = None) -> str:
         ("current", f"{human_bytes(table_.current_bytes)} ({table_.current_source})"),
         ("savings", human_bytes(table_.savings_bytes)),
         ("projected", human_bytes(table_.projected_bytes)),
+        *([("floor", table_.floor_text.removeprefix("floor: "))] if table_.floor_text else []),
     ])]
     if table_.current_bytes is not None:
         title = "Before/after all fixes"
