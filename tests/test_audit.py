@@ -183,3 +183,71 @@ def test_real_scanner_evidence_drives_the_swaps(tmp_path: Path) -> None:
     ids = {f.id for f in finder.find(ctx)}
     assert "swap:torch-cpu" not in ids  # held back: 'cuda:0' in runtime code
     assert "swap:opencv-headless" in ids  # imshow only in tests
+
+
+def _image(layers: list[tuple[int, str]]) -> TargetInfo:
+    from depslim.model import LayerInfo
+
+    infos = tuple(LayerInfo(i, f"sha256:{i}", size, text) for i, (size, text) in enumerate(layers))
+    return TargetInfo(kind="image", ref="app:1", layers=infos,
+                      totals={"image_bytes": sum(size for size, _ in layers), "waste_bytes": 1})
+
+
+def test_projection_stops_at_the_base_image_layers(tmp_path: Path) -> None:
+    """Fixes that would save more than the image holds: the projection stops at the base's layers
+    (less the waste measured inside them), and every format says so."""
+    from depslim.dockerfile.parse import parse_dockerfile
+    from depslim.report import html
+
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim AS build\nRUN pip wheel -w /w x\n"
+                                         "FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\n"
+                                         "RUN pip install -r requirements.txt\nCMD [\"app\"]\n")
+    target = _image([(300 * MB, "ADD file:abc in /"), (100 * MB, "RUN apt-get update"),  # the base's two layers
+                     (1 * MB, "COPY . /app"), (900 * MB, "RUN pip install -r requirements.txt")])
+    base_pycache = Finding(id="pyc", code="pycache", title="pyc", owner=Owner.DEVOPS, fix="x", savings_bytes=50 * MB,
+                           data={"layer": 3, "layers": {"1": 20 * MB, "3": 30 * MB}})
+    table = audit_table([base_pycache, finding("swap", "swap", 1300 * MB, subject="torch")], target,
+                        parse_dockerfile(tmp_path / "Dockerfile"))
+    assert table.current_bytes == 1301 * MB and table.savings_bytes == 1350 * MB  # more than the image holds
+    assert table.floor is not None and table.floor.known and table.floor.layers == (0, 1)
+    assert (table.floor.layer_bytes, table.floor.waste_bytes) == (400 * MB, 20 * MB)
+    assert table.floored and table.projected_bytes == 380 * MB
+    assert "floor: base image layers 380.0 MB" in table.floor_text and "stops at the floor" in table.floor_text
+    doc = json.loads(render_json(table))
+    assert doc["projected_bytes"] == 380 * MB and doc["floor"]["bytes"] == 380 * MB and doc["floor"]["binding"]
+    assert "Floor: base image layers 380.0 MB" in render_markdown(table)
+    assert "projected after all fixes 380.0 MB" in render_terminal(table, width=200)
+    assert "floor: base image layers 380.0 MB" in render_terminal(table, width=200)
+    assert "base image layers 380.0 MB" in html.render_audit(table)
+    # a final stage whose layers do not match the history: the base cannot be told
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\nCOPY a /a\nCOPY b /b\nCOPY c /c\n")
+    mismatch = audit_table([finding("swap", "swap", 1200 * MB)], target, parse_dockerfile(tmp_path / "Dockerfile"))
+    assert mismatch.floor is not None and not mismatch.floor.known and mismatch.projected_bytes == 101 * MB
+
+
+def test_projection_keeps_the_zero_floor_with_a_note_when_the_base_cannot_be_told() -> None:
+    """No Dockerfile and no history: today's behaviour (floor 0), said in every format."""
+    target = _image([(300 * MB, ""), (100 * MB, "")])
+    table = audit_table([finding("swap", "swap", 1200 * MB, subject="torch")], target)
+    assert table.floor is not None and not table.floor.known and not table.floored
+    assert table.projected_bytes == 0
+    assert "base image layers unknown (no Dockerfile" in table.floor_text
+    assert json.loads(render_json(table))["floor"]["known"] is False
+    assert "floored at 0 B" in render_markdown(table) and "floored at 0 B" in render_terminal(table, width=200)
+    # an environment (or a Python-only total) has no base to floor at: nothing is said
+    env = audit_table([finding("swap", "swap", 10 * MB)], TargetInfo(kind="environment", ref="venv",
+                                                                     totals={"installed_bytes": 5 * MB}))
+    assert env.floor is None and env.floor_text == "" and env.projected_bytes == 0
+
+
+def test_cli_audit_example_image_floor_from_its_dockerfile(tmp_path: Path) -> None:
+    from tests.imagebuild import File, Image, image_config, layer_tar, write_docker_archive
+
+    (tmp_path / "Dockerfile").write_text("FROM debian\nCOPY app.py /app/app.py\n")
+    layers = [layer_tar([File("/etc/base.txt", b"b" * 200_000)]), layer_tar([File("/app/app.py", b"print(1)\n")])]
+    config = image_config(layers, history=["ADD file:base in /", "COPY file:app in /app/app.py"])
+    archive = write_docker_archive(tmp_path / "img.tar", Image(layers, config))
+    result = CliRunner().invoke(cli, ["audit", str(tmp_path), "--image", str(archive), "-f", "json"])
+    assert result.exit_code == 0, result.output
+    floor = json.loads(result.output)["floor"]
+    assert floor["known"] and floor["base_layers"] == [0] and floor["base_layer_bytes"] >= 200_000
