@@ -1,0 +1,116 @@
+"""One dependency graph (issue 14): the swaps' graph and the core's agree edge for edge.
+
+`depslim.graph.build_graph` (the core: verdicts, sizes, `required_by`) and
+`depslim.swaps.graph.build_graph` (retained sets of swaps and removals) are built here over the
+same installed distributions — hand-made records (tests/test_swaps.py's `dist()`) and real wheels in
+a real venv (tests/test_implicit_extras.py's ray[serve] family) — with extras requested by parents,
+nested extras, extras a package asks of itself, declared extras and target markers.
+
+Where they differed before they became one graph (each a bug in one of them):
+  * self-edges: `ray[serve]` asks for `ray[default]`; the core recorded ray → ray, so ray was
+    "required by" itself (never a root in sizes, "pulled in" by itself in import findings). The
+    swaps' graph dropped it.
+  * declared extras: a declared `uvicorn[standard]` is followed by the core; the swaps' graph, built
+    without the core's reports, ignored declarations and left uvloop outside uvicorn's closure.
+Markers name the target's environment in both; a name the target does not report
+(`implementation_name` for a hand-made TargetInfo) falls back, in both, to packaging's default
+environment (the interpreter running depslim).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+from helpers import build_wheel, make_venv, pip_install
+from test_swaps import TARGET, declared, dist
+
+import depslim.graph as core_graph
+import depslim.swaps.graph as swaps_graph
+from depslim.findings.base import AnalysisContext
+from depslim.model import DeclaredSet, InstalledDistribution, TargetInfo
+from depslim.targets.environment import EnvironmentTarget
+
+
+def _both(dists: Sequence[InstalledDistribution], target: TargetInfo = TARGET,
+          decl: DeclaredSet | None = None) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    requested = [r.requirement for r in decl.requirements] if decl else []
+    core = core_graph.build_graph(list(dists), target.markers, requested)
+    ctx = AnalysisContext(None, None, decl, target, {d.name: d for d in dists}, {})
+    swaps = swaps_graph.build_graph(ctx)
+    return ({n: set(v) for n, v in core.requires.items()}, {n: set(v) for n, v in swaps.items()})
+
+
+def test_parent_requested_extras() -> None:
+    """torch → cuda-toolkit[cublas] → nvidia-cublas; [all] is asked by nobody."""
+    dists = [
+        dist("torch", requires=('cuda-toolkit[cublas]==13.0.3; platform_system == "Linux"',)),
+        dist("cuda-toolkit", requires=("nvidia-cublas; extra == 'cublas'", "nvidia-other; extra == 'all'")),
+        dist("nvidia-cublas"), dist("nvidia-other"),
+    ]
+    core, swaps = _both(dists)
+    assert core == swaps
+    assert core["torch"] == {"cuda-toolkit"} and core["cuda-toolkit"] == {"nvidia-cublas"}
+
+
+@pytest.mark.xfail(strict=True, reason="the core records the self-edge ray -> ray")
+def test_nested_extras_and_markers() -> None:
+    """app → ray[serve] → uvicorn[standard] → uvloop; ray[serve] → ray[default] → aiohttp (a self
+    extra); markers for another platform or Python, and an extra nobody asks for, stay out."""
+    dists = [
+        dist("app", requires=("ray[serve]", "winonly; sys_platform == 'win32'", "old; python_version < '3'")),
+        dist("ray", requires=("click", "fastapi; extra == 'serve'", "uvicorn[standard]; extra == 'serve'",
+                              "ray[default]; extra == 'serve'", "aiohttp; extra == 'default'",
+                              "gpu; extra == 'gpu' and sys_platform == 'linux'")),
+        dist("uvicorn", requires=("h11", "uvloop; extra == 'standard' and sys_platform != 'win32'")),
+        *(dist(n) for n in ("click", "fastapi", "uvloop", "h11", "aiohttp", "gpu", "winonly", "old")),
+    ]
+    core, swaps = _both(dists)
+    assert core == swaps
+    assert core["app"] == {"ray"}
+    assert core["ray"] == {"click", "fastapi", "uvicorn", "aiohttp"}
+    assert core["uvicorn"] == {"h11", "uvloop"}
+
+
+@pytest.mark.xfail(strict=True, reason="the swaps' graph ignores declared extras")
+def test_declared_extras_are_followed() -> None:
+    dists = [dist("uvicorn", requires=("h11", "uvloop; extra == 'standard'")), dist("h11"), dist("uvloop")]
+    core, swaps = _both(dists, TARGET, declared("uvicorn[standard]"))
+    assert core == swaps
+    assert core["uvicorn"] == {"h11", "uvloop"}
+
+
+def test_markers_the_target_does_not_report() -> None:
+    dists = [dist("app", requires=("cy; implementation_name == 'no-such'", "plain")), dist("cy"), dist("plain")]
+    core, swaps = _both(dists)
+    assert core == swaps
+    assert core["app"] == {"plain"}
+
+
+@pytest.fixture(scope="module")
+def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("onegraph")
+    wheels = root / "wheels"
+    build_wheel(wheels, "app", requires=["ray[serve]", "lib; sys_platform == 'win32'"])
+    build_wheel(wheels, "ray", "2.9.0", extras=["serve", "default"],
+                requires=["click", 'fastapi ; extra == "serve"', 'uvicorn[standard] ; extra == "serve"',
+                          'ray[default] ; extra == "serve"', 'aiohttp ; extra == "default"'])
+    build_wheel(wheels, "fastapi", "0.110.0", requires=["starlette"])
+    build_wheel(wheels, "uvicorn", "0.29.0", extras=["standard"], requires=['uvloop ; extra == "standard"'])
+    for name in ("starlette", "uvloop", "click", "aiohttp", "lib"):
+        build_wheel(wheels, name)
+    python = make_venv(root / "venv")
+    pip_install(python, wheels, "app", "lib")
+    return python
+
+
+@pytest.mark.xfail(strict=True, reason="the core records the self-edge ray -> ray")
+def test_real_venv(venv_python: Path) -> None:
+    target = EnvironmentTarget(venv_python)
+    dists = [d for d in target.distributions() if d.name not in {"pip", "setuptools", "wheel"}]
+    core, swaps = _both(dists, target.info())
+    assert core == swaps
+    assert core["app"] == {"ray"}
+    assert core["ray"] == {"click", "fastapi", "uvicorn", "aiohttp"}
+    assert core["uvicorn"] == {"uvloop"} and core["fastapi"] == {"starlette"}
