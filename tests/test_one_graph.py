@@ -1,4 +1,4 @@
-"""One dependency graph (issue 14): the swaps' graph and the core's agree edge for edge.
+"""One dependency graph (issue 14): the swaps' graph is a view of the core's, edge for edge.
 
 `depslim.graph.build_graph` (the core: verdicts, sizes, `required_by`) and
 `depslim.swaps.graph.build_graph` (retained sets of swaps and removals) are built here over the
@@ -6,7 +6,9 @@ same installed distributions — hand-made records (tests/test_swaps.py's `dist(
 a real venv (tests/test_implicit_extras.py's ray[serve] family) — with extras requested by parents,
 nested extras, extras a package asks of itself, declared extras and target markers.
 
-Where they differed before they became one graph (each a bug in one of them):
+`depslim.graph` is the only place requirements become edges; `depslim.swaps.graph.build_graph` reads
+the core's graph (the one in `AnalysisContext.graph`, or built by `depslim.graph.build_graph`) and
+adds the swap's own edges. Where the two differed before (each a bug in one of them):
   * self-edges: `ray[serve]` asks for `ray[default]`; the core recorded ray → ray, so ray was
     "required by" itself (never a root in sizes, "pulled in" by itself in import findings). The
     swaps' graph dropped it.
@@ -19,17 +21,20 @@ environment (the interpreter running depslim).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import build_wheel, make_venv, pip_install
-from test_swaps import TARGET, declared, dist
+from test_swaps import MB, TARGET, declared, dist, make_ctx, offline
 
 import depslim.graph as core_graph
 import depslim.swaps.graph as swaps_graph
 from depslim.findings.base import AnalysisContext
-from depslim.model import DeclaredSet, InstalledDistribution, TargetInfo
+from depslim.findings.swaps import SwapFinder
+from depslim.model import DeclaredSet, InstalledDistribution, TargetInfo, Verdict
 from depslim.targets.environment import EnvironmentTarget
 
 
@@ -54,7 +59,6 @@ def test_parent_requested_extras() -> None:
     assert core["torch"] == {"cuda-toolkit"} and core["cuda-toolkit"] == {"nvidia-cublas"}
 
 
-@pytest.mark.xfail(strict=True, reason="the core records the self-edge ray -> ray")
 def test_nested_extras_and_markers() -> None:
     """app → ray[serve] → uvicorn[standard] → uvloop; ray[serve] → ray[default] → aiohttp (a self
     extra); markers for another platform or Python, and an extra nobody asks for, stay out."""
@@ -73,7 +77,6 @@ def test_nested_extras_and_markers() -> None:
     assert core["uvicorn"] == {"h11", "uvloop"}
 
 
-@pytest.mark.xfail(strict=True, reason="the swaps' graph ignores declared extras")
 def test_declared_extras_are_followed() -> None:
     dists = [dist("uvicorn", requires=("h11", "uvloop; extra == 'standard'")), dist("h11"), dist("uvloop")]
     core, swaps = _both(dists, TARGET, declared("uvicorn[standard]"))
@@ -105,7 +108,6 @@ def venv_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return python
 
 
-@pytest.mark.xfail(strict=True, reason="the core records the self-edge ray -> ray")
 def test_real_venv(venv_python: Path) -> None:
     target = EnvironmentTarget(venv_python)
     dists = [d for d in target.distributions() if d.name not in {"pip", "setuptools", "wheel"}]
@@ -114,3 +116,48 @@ def test_real_venv(venv_python: Path) -> None:
     assert core["app"] == {"ray"}
     assert core["ray"] == {"click", "fastapi", "uvicorn", "aiohttp"}
     assert core["uvicorn"] == {"uvloop"} and core["fastapi"] == {"starlette"}
+
+
+def test_the_swaps_graph_reads_the_core_graph(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The single source: swaps build no edges of their own; handed the core's graph, they use it."""
+    assert swaps_graph.core is core_graph
+    assert not hasattr(swaps_graph, "requested_extras") and "read_requirement" not in vars(swaps_graph)
+    dists = [dist("a", requires=("b",)), dist("b"), dist("c")]
+    handed = core_graph.build_graph(dists, TARGET.markers)
+    handed = core_graph.Graph({**handed.requires, "c": frozenset({"a"})}, handed.required_by, handed.missing)
+    ctx = AnalysisContext(None, None, None, TARGET, {d.name: d for d in dists}, {}, graph=handed)
+    assert swaps_graph.build_graph(ctx) == {"a": {"b"}, "b": set(), "c": {"a"}}
+    calls: list[object] = []
+    real = core_graph.build_graph
+
+    def counted(*args: Any) -> core_graph.Graph:
+        calls.append(args)
+        return real(*args)
+
+    monkeypatch.setattr(core_graph, "build_graph", counted)
+    swaps_graph.build_graph(AnalysisContext(None, None, None, TARGET, {d.name: d for d in dists}, {}))
+    assert len(calls) == 1
+
+
+def test_a_self_extra_is_no_parent() -> None:
+    """`ray[serve]` asks for `ray[default]`: ray is not required by ray (it stays a root)."""
+    dists = [dist("ray", requires=("ray[default]; extra == 'serve'", "aiohttp; extra == 'default'")),
+             dist("aiohttp")]
+    graph = core_graph.build_graph(dists, TARGET.markers, ["ray[serve]"])
+    assert graph.requires["ray"] == {"aiohttp"} and graph.required_by["ray"] == frozenset()
+
+
+def test_dropping_declared_extras_with_the_core_graph() -> None:
+    """As in production: the core's graph (declared `pandas[all]` followed) is handed over; dropping
+    the extra still frees pyarrow and numba."""
+    installed = [dist("pandas", "3.1", 44 * MB, ('pyarrow; extra == "all"', 'numba; extra == "all"', "numpy")),
+                 dist("pyarrow", "15", 157 * MB), dist("numba", "0.6", 60 * MB), dist("numpy", "2", 57 * MB)]
+    decl = declared("pandas[all]==3.1")
+    ctx = make_ctx(installed, decl=decl, verdicts={"pandas": Verdict.RUNTIME})
+    handed = core_graph.build_graph(installed, TARGET.markers, ["pandas[all]==3.1"])
+    assert handed.requires["pandas"] == {"pyarrow", "numba", "numpy"}
+    reports = {n: dataclasses.replace(r, requires=tuple(sorted(handed.requires[n])))
+               for n, r in ctx.distributions.items()}  # the core's reports carry the same edges
+    ctx = dataclasses.replace(ctx, graph=handed, distributions=reports)
+    swap = next(f for f in SwapFinder(sizer=offline()).find(ctx) if f.id == "swap:pandas-extras")
+    assert swap.savings_bytes == (157 + 60) * MB

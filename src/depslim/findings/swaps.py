@@ -214,7 +214,7 @@ def compute_swap_saving(rule: SwapRule, ctx: AnalysisContext, sizer: IndexSizer,
         extra_edges[rule.source] = sorted(extra_deps)
     keep = kept_by_declaration(ctx) - {rule.source}
     if same_name:
-        graph = build_graph(ctx)  # the source stays, with its plain edges
+        graph = build_graph(ctx, plain={rule.source})  # the source stays, with its plain edges
         goes = set(extra_edges.get(rule.source, ()))
         gone = retained_set(goes, graph, keep | {rule.source})
         retained = bytes_of(ctx, gone)
