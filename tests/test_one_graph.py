@@ -161,3 +161,25 @@ def test_dropping_declared_extras_with_the_core_graph() -> None:
     ctx = dataclasses.replace(ctx, graph=handed, distributions=reports)
     swap = next(f for f in SwapFinder(sizer=offline()).find(ctx) if f.id == "swap:pandas-extras")
     assert swap.savings_bytes == (157 + 60) * MB
+
+
+def test_dropping_an_extra_frees_its_nested_extras() -> None:
+    """pandas[all] is pandas[perf] (a self extra) → numba: the extras a swap drops come from the same
+    graph code, nested extras followed (reading only `all`'s own lines freed nothing)."""
+    installed = [dist("pandas", "3.1", 44 * MB, ('pandas[perf]; extra == "all"', 'numba; extra == "perf"', "numpy")),
+                 dist("numba", "0.6", 60 * MB), dist("numpy", "2", 57 * MB)]
+    ctx = make_ctx(installed, decl=declared("pandas[all]==3.1"), verdicts={"pandas": Verdict.RUNTIME})
+    swap = next(f for f in SwapFinder(sizer=offline()).find(ctx) if f.id == "swap:pandas-extras")
+    assert swap.savings_bytes == 60 * MB
+
+
+def test_a_parent_asking_for_an_extra_blocks_like_a_plain_requirement() -> None:
+    """Who requires the source is read from the same graph: `app` asks for `kit[cv]`, which requires
+    opencv-python, so kit holds the headless swap back as a plain requirement would."""
+    installed = [dist("opencv-python", "4.9", 200 * MB), dist("app", requires=("kit[cv]",)),
+                 dist("kit", requires=("opencv-python; extra == 'cv'",))]
+    ctx = make_ctx(installed, verdicts={"opencv-python": Verdict.RUNTIME, "app": Verdict.RUNTIME})
+    finder = SwapFinder(sizer=offline())
+    assert not [f for f in finder.find(ctx) if f.id == "swap:opencv-headless"]
+    decision = next(d for d in finder.decisions if d.rule.id == "opencv-headless")
+    assert "kit requires opencv-python" in decision.condition.holding[0].detail
