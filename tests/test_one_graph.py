@@ -14,6 +14,12 @@ adds the swap's own edges. Where the two differed before (each a bug in one of t
     swaps' graph dropped it.
   * declared extras: a declared `uvicorn[standard]` is followed by the core; the swaps' graph, built
     without the core's reports, ignored declarations and left uvloop outside uvicorn's closure.
+    The converse hurt in production: handed the core's edges (declared `pandas[all]` followed),
+    the pandas-extras swap kept pyarrow in pandas' closure and measured 0 bytes retained; the view
+    now rebuilds the core's graph without the source's declared extras for that swap.
+  * the swap finder read extras and "who requires the source" from Requires-Dist lines itself: an
+    extra that is another extra (`pandas[all]` = `pandas[perf]`) freed nothing, and a parent asking
+    for `kit[cv]` did not hold opencv-python's swap back. Both now come from `depslim.graph`.
 Markers name the target's environment in both; a name the target does not report
 (`implementation_name` for a hand-made TargetInfo) falls back, in both, to packaging's default
 environment (the interpreter running depslim).
