@@ -115,7 +115,8 @@ def build_graph(
                 continue
             dep = canonicalize_name(req.name)
             if dep in by_name:
-                requires[name].add(dep)
+                if dep != name:  # `ray[serve]` asking for `ray[default]`: follow the extra, no self-edge
+                    requires[name].add(dep)
                 pending.extend((dep, canonicalize_name(e)) for e in req.extras)
             else:
                 missing[name].add(dep)

@@ -8,13 +8,14 @@ index range-read), and falls back to the rule's recorded figures only with `esti
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from depslim.declared.base import read_requirement
 from depslim.findings.base import AnalysisContext
+from depslim.graph import extra_requirements
 from depslim.model import DeclaredRequirement, Evidence, Finding, SignalPatterns, Verdict
 from depslim.swaps.conditions import ConditionResult, check_groups
 from depslim.swaps.gpu import detect_cuda_build, requirement_names
@@ -22,6 +23,7 @@ from depslim.swaps.graph import (
     build_graph,
     bytes_of,
     closure,
+    core_graph,
     kept_by_declaration,
     retained_set,
 )
@@ -155,8 +157,9 @@ def decide_swap(rule: SwapRule, ctx: AnalysisContext, rules: RuleSet, sizer: Ind
         return SwapDecision(rule, False, False, condition, tuple(reasons))
     holding = list(condition.holding)
     if rule.reverse_deps_block:
+        parents = core_graph(ctx).required_by.get(rule.source, frozenset())
         for name, dist in sorted(ctx.installed.items()):
-            if name != rule.source and rule.source in requirement_names(dist.requires, ctx.target.markers):
+            if name != rule.source and name in parents:
                 holding.append(Evidence(dist.dist_info, 0, "metadata", f"{name} requires {rule.source}"))
     if holding:
         held = ConditionResult(tuple(holding), condition.ignored, condition.checked)
@@ -209,12 +212,10 @@ def compute_swap_saving(rule: SwapRule, ctx: AnalysisContext, sizer: IndexSizer,
     same_name = rule.target_name == rule.source and not rule.to_local
     extra_edges: dict[str, list[str]] = {}
     if active:
-        extra_deps = set(requirement_names(installed.requires, ctx.target.markers, tuple(active)))
-        extra_deps -= set(requirement_names(installed.requires, ctx.target.markers))
-        extra_edges[rule.source] = sorted(extra_deps)
+        extra_edges[rule.source] = _extra_deps(ctx, rule.source, active)
     keep = kept_by_declaration(ctx) - {rule.source}
     if same_name:
-        graph = build_graph(ctx)  # the source stays, with its plain edges
+        graph = build_graph(ctx, plain={rule.source})  # the source stays, with its plain edges
         goes = set(extra_edges.get(rule.source, ()))
         gone = retained_set(goes, graph, keep | {rule.source})
         retained = bytes_of(ctx, gone)
@@ -242,8 +243,7 @@ def _incoming(rule: SwapRule, ctx: AnalysisContext, sizer: IndexSizer, gone: set
         if not target_extras:
             how.append("nothing comes in: the package stays without the extra")
             return 0, False, from_version, None
-        installed = ctx.installed[rule.source]
-        deps = set(requirement_names(installed.requires, ctx.target.markers, tuple(target_extras)))
+        deps = set(_extra_deps(ctx, rule.source, target_extras))
         kept = closure(deps, graph) & gone
         how.append(f"[{', '.join(target_extras)}] keeps {len(kept)} of them: {bytes_of(ctx, kept):,} bytes")
         return bytes_of(ctx, kept), False, from_version, None
@@ -270,6 +270,12 @@ def _incoming(rule: SwapRule, ctx: AnalysisContext, sizer: IndexSizer, gone: set
     how.append(f"incoming size not measurable ({'; '.join(sizer.problems[-1:]) or 'offline'}): "
                f"estimated as {ratio:.1%} of what goes, the recorded light/heavy ratio ({rule.recorded_source})")
     return round(retained * ratio), True, None, None
+
+
+def _extra_deps(ctx: AnalysisContext, source: str, extras: Iterable[str]) -> list[str]:
+    """What `source[extras]` adds to `source`, nested extras followed (`depslim.graph`)."""
+    found = {d: None for e in sorted(extras) for d in extra_requirements(ctx.installed, source, e, ctx.target.markers)}
+    return sorted(found)
 
 
 def _target_extras(rule: SwapRule) -> list[str]:

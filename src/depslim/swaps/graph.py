@@ -9,64 +9,43 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from depslim.declared.base import read_requirement
+from depslim import graph as core
 from depslim.findings.base import AnalysisContext
 from depslim.model import Verdict
-from depslim.swaps.gpu import requirement_names
 from depslim.verdicts import is_kept
 
 Graph = Mapping[str, frozenset[str]]
 
 
+def core_graph(ctx: AnalysisContext, plain: Iterable[str] = ()) -> core.Graph:
+    """The core's graph (`depslim.graph`): the one the core handed over in `ctx.graph`, else built the
+    same way from the installed metadata and the declared extras. `plain`: distributions whose
+    declared extras are not followed (a swap that drops `pandas[all]` for `pandas`)."""
+    plain = {canonicalize_name(n) for n in plain}
+    if ctx.graph is not None and not plain:
+        return ctx.graph
+    declared = ctx.declared.requirements if ctx.declared is not None else ()
+    # what the core's `declared_by_name` hands `build_graph`: named, not constraints
+    requested = [r.requirement for r in declared if r.name and not r.constraint and r.name not in plain]
+    return core.build_graph(list(ctx.installed.values()), ctx.target.markers, requested)
+
+
 def build_graph(
-    ctx: AnalysisContext, extra_edges: Mapping[str, Iterable[str]] | None = None
+    ctx: AnalysisContext, extra_edges: Mapping[str, Iterable[str]] | None = None, plain: Iterable[str] = ()
 ) -> dict[str, frozenset[str]]:
-    """name → installed names it requires (core's edges when given, else from Requires-Dist)."""
+    """name → installed names it requires: a view of the core's graph (`core_graph`), plus
+    `extra_edges`. A distribution reported installed without metadata keeps its report's edges."""
+    edges = core_graph(ctx, plain).requires
     graph: dict[str, frozenset[str]] = {}
     names = set(ctx.installed) | {n for n, d in ctx.distributions.items() if d.installed}
-    requested = requested_extras(ctx)
     for name in names:
         report = ctx.distributions.get(name)
-        if report is not None and report.requires:
-            deps = set(report.requires)
-        elif name in ctx.installed:
-            extras = ("", *sorted(requested.get(name, ())))
-            deps = set(requirement_names(ctx.installed[name].requires, ctx.target.markers, extras))
-        else:
-            deps = set()
+        deps = set(edges.get(name, report.requires if report is not None else ()))
         deps |= set((extra_edges or {}).get(name, ()))
         graph[name] = frozenset(d for d in deps if d in names and d != name)
     return graph
-
-
-def requested_extras(ctx: AnalysisContext) -> dict[str, set[str]]:
-    """Extras each installed distribution was asked for by its dependants (`cuda-toolkit[cublas]`).
-
-    torch 2.14 reaches its nvidia-* wheels only through `cuda-toolkit[cublas,...]`: without the
-    requested extras the CUDA stack would look unrelated to torch. Fixed point over the graph.
-    """
-    requested: dict[str, set[str]] = {}
-    parsed: dict[str, list[Requirement]] = {}
-    for name, dist in ctx.installed.items():
-        parsed[name] = [r for r in map(read_requirement, dist.requires) if r is not None]
-    markers = dict(ctx.target.markers)
-    changed = True
-    while changed:
-        changed = False
-        for name, reqs in parsed.items():
-            extras = {"", *requested.get(name, ())}
-            for req in reqs:
-                if req.marker is not None and not any(req.marker.evaluate({**markers, "extra": e}) for e in extras):
-                    continue
-                child = canonicalize_name(req.name)
-                new = set(req.extras) - requested.get(child, set())
-                if new:
-                    requested.setdefault(child, set()).update(new)
-                    changed = True
-    return requested
 
 
 def closure(roots: Iterable[str], graph: Graph) -> set[str]:
