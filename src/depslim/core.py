@@ -196,13 +196,26 @@ def _decide_all(
     first = {name: one(name, []) for name in declared}
     kept = {n for n, d in first.items() if is_kept(d.verdict, reach.scope)}
     needed_by_kept = graph.closure(kept) - kept
+    unread = sorted(k for k in kept if k not in graph.requires)  # kept, but not installed here
     result: dict[str, tuple[Verdict, tuple[Evidence, ...]]] = {}
     for name, dec in first.items():
         if not is_kept(dec.verdict, reach.scope) and name in needed_by_kept:
             dependents = sorted(k for k in graph.required_by.get(name, ()) if k in kept or k in needed_by_kept)
             dec = one(name, dependents or ["(runtime closure)"])
+        elif dec.verdict is Verdict.UNUSED and unread:
+            dec = _unproven_unused(unread)
         result[name] = (dec.verdict, dec.evidence)
     return result
+
+
+def _unproven_unused(unread: Sequence[str]) -> Decision:
+    """`unused` says nothing requires the package; that needs the requirements of every package the
+    runtime keeps. When some are not installed in the target, theirs cannot be read: `requests`,
+    declared and never imported, was cut although mlflow-skinny requires it. Kept, saying why."""
+    shown = ", ".join(unread[:3]) + (f" and {len(unread) - 3} more" if len(unread) > 3 else "")
+    return Decision(Verdict.IMPLICIT, (Evidence("", 0, "dependency", (
+        f"possibly required by a runtime package: {shown} not installed in this target, so what they require "
+        "cannot be read (measure with --image or --python to know)")),))
 
 
 @dataclass(frozen=True)
