@@ -89,7 +89,15 @@ def test_python_budget_with_no_runtime_package_installed_is_unmeasured_and_fails
     assert python_bytes(bare) is None
     result = evaluate(bare, Budgets(max_python_bytes=1 * MB))
     assert result.results[0].status == UNMEASURED and not result.passed
-    assert evaluate(bare, Budgets(max_python_bytes=1 * MB), allow_unmeasured=True).passed
+    allowed = evaluate(bare, Budgets(max_python_bytes=1 * MB), allow_unmeasured=True)
+    assert allowed.passed
+    # allowed is not passed: every format's status line says it was not measured
+    assert allowed.summary() == "0 of 1 budgets passed, 1 not measured (allowed by --allow-unmeasured)"
+    assert result.summary().startswith("1 of 1 budgets failed (1 not measured")
+    from depslim.report import github, markdown
+
+    assert github.render_check(result).splitlines()[-1].startswith("::error ")  # it fails the job: an error
+    assert "✅" not in markdown.render_check(allowed) and "not measured" in markdown.render_check(allowed)
 
 
 def test_forbidden_globs_hit_declared_and_transitive_packages() -> None:
@@ -189,7 +197,7 @@ def test_github_annotations_point_at_the_declaring_line() -> None:
         "error file=services/api/requirements.txt,line=1,title=depslim max-python-bytes",
         "error file=services/api/requirements.txt,line=3,title=depslim max-python-bytes",
     ]
-    assert lines[-1] == "::notice title=depslim check::depslim check: 2 of 2 budgets failed"
+    assert lines[-1] == "::error title=depslim check::depslim check: 2 of 2 budgets failed"  # the gate fails
 
 
 def test_github_escaping() -> None:

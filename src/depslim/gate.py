@@ -160,6 +160,20 @@ class CheckResult:
     def passed(self) -> bool:
         return not self.failures
 
+    def summary(self) -> str:
+        """The one status line every format shows: an unmeasured budget is never called passed, even
+        when `--allow-unmeasured` lets the gate pass."""
+        total = len(self.results)
+        unmeasured = sum(1 for r in self.results if r.status == UNMEASURED)
+        if self.failures:
+            why = (f" ({unmeasured} not measured: give the target that measures it, or --allow-unmeasured)"
+                   if unmeasured and not self.allow_unmeasured else "")
+            return f"{len(self.failures)} of {total} budgets failed{why}"
+        if unmeasured:
+            return (f"{total - unmeasured} of {total} budgets passed, {unmeasured} not measured "
+                    "(allowed by --allow-unmeasured)")
+        return f"all {total} budgets passed"
+
 
 # ---------------------------------------------------------------------------------------------
 # Measurements the budgets read

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import PurePosixPath
 
 from depslim.diffing import DiffReport
-from depslim.gate import FAIL, PASS, CheckResult, format_bytes
+from depslim.gate import PASS, CheckResult, format_bytes
 from depslim.model import Evidence, Finding, Report
 from depslim.report.base import Format
 
@@ -67,15 +67,11 @@ def render_check(result: CheckResult, *, prefix: str = "") -> str:
     for r in result.results:
         if r.status == PASS:
             continue
-        level = "error" if r.status == FAIL else "warning"
+        # an unmeasured budget fails the gate unless allowed: then it is an error, not a warning
+        level = "error" if r in result.failures else "warning"
         lines += _annotate(level, r.line(), r.evidence, f"depslim {r.rule}", prefix)
-    passed = sum(1 for r in result.results if r.status == PASS)
-    summary = (
-        f"depslim check: {len(result.failures)} of {len(result.results)} budgets failed"
-        if result.failures
-        else f"depslim check: all {passed} budgets passed"
-    )
-    lines.append(command("notice", summary, title="depslim check"))
+    lines.append(command("error" if result.failures else "notice", f"depslim check: {result.summary()}",
+                         title="depslim check"))
     return "\n".join(lines) + "\n"
 
 

@@ -371,9 +371,7 @@ def render_diff(diff: DiffReport, *, links: Links | None = None) -> str:
 
 
 def render_check(result: CheckResult, *, links: Links | None = None) -> str:
-    failed = len(result.failures)
-    count = len(result.results)
-    status = f"{failed} of {count} budgets failed" if failed else f"all {count} budgets passed"
+    status = result.summary()
     body = [header(f"depslim check: {status}", [("target", f"{result.target.kind} {result.target.ref}")])]
     order = {"fail": 0, "unmeasured": 1, "pass": 2}
     rows = [

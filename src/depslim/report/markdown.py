@@ -438,12 +438,7 @@ def render_check(
     result: CheckResult, *, links: Links | None = None, limit: int = MAX_COMMENT_CHARS
 ) -> str:
     """Markdown for `depslim check`: one row per budget, failures first."""
-    failed = len(result.failures)
-    status = (
-        f"❌ {failed} of {len(result.results)} budget{'s' if len(result.results) != 1 else ''} failed"
-        if failed
-        else f"✅ all {len(result.results)} budgets passed"
-    )
+    status = ("❌ " if result.failures else "⚠️ " if "not measured" in result.summary() else "✅ ") + result.summary()
     head = "\n".join(
         [MARKER, f"## depslim check: {status}", "", f"Target: {result.target.kind} {code(result.target.ref)}"]
     )

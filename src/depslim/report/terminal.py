@@ -209,22 +209,15 @@ def render(report: Report) -> str:
 
 def render_check(result: CheckResult, options: RenderOptions) -> str:
     """One line per budget, then the verdict."""
-    from depslim.gate import FAIL, PASS, UNMEASURED
+    from depslim.gate import FAIL, PASS
 
     buffer = io.StringIO()
     console = new_console(options, buffer)
     style = {FAIL: "bold red", PASS: "green"}
     for r in result.results:
         console.print(f"[{style.get(r.status, 'yellow')}]{escape(r.line())}[/]", soft_wrap=True)
-    failed = len(result.failures)
-    unmeasured = sum(1 for r in result.failures if r.status == UNMEASURED)
-    if failed:
-        why = (f" ({unmeasured} not measured: give the target that measures it, or --allow-unmeasured)"
-               if unmeasured else "")
-        console.print(f"[bold red]depslim check: {failed} of {len(result.results)} budgets failed{why}[/]",
-                      soft_wrap=True)
-    else:
-        console.print(f"[green]depslim check: all {len(result.results)} budgets passed[/]")
+    colour = "bold red" if result.failures else "yellow" if "not measured" in result.summary() else "green"
+    console.print(f"[{colour}]depslim check: {escape(result.summary())}[/]", soft_wrap=True)
     return buffer.getvalue()
 
 
