@@ -124,3 +124,19 @@ def test_terminal_width_follows_the_terminal(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("COLUMNS", "173")
     with click.Context(cli):
         assert resolve_output("analyze", None, None, force=False).options.width == 173
+
+
+def test_every_command_that_links_evidence_takes_repository_url() -> None:
+    """Declared once with the output options: a command whose formats link file:line (Markdown, HTML) has it."""
+    from click.testing import CliRunner
+
+    from depslim.cli import cli
+    from depslim.report import formats_for
+
+    for name in cli.commands:
+        kinds = {"markdown", "html"} & set(formats_for(name)) if name in ("analyze", "image", "audit", "check",
+                                                                          "diff", "verify", "estimate") else set()
+        if not kinds:
+            continue
+        result = CliRunner().invoke(cli, [name, "--help"])
+        assert "--repository-url" in result.output, name

@@ -31,12 +31,11 @@ def default_cache_dir() -> Path:
 @target_options
 @project_options
 @scope_option("all")
-@click.option("--repository-url", metavar="URL", help="Link file:line in Markdown and HTML to this repository.")
 @output_options("analyze")
 def command(**p: Any) -> None:
     """Scan PATH's imports, measure the target, give every dependency a verdict with evidence."""
     root = Path(str(p["path"]))
-    out = resolve_output("analyze", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"])
+    out = resolve_output("analyze", p["fmt"], p["output"], force=p["force"])
     options = AnalyzeOptions(
         project=root,
         target=p["target"],

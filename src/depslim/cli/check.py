@@ -38,8 +38,6 @@ from depslim.model import Report
 @click.option("--allow-unmeasured", is_flag=True, default=False,
               help="Pass a budget the target cannot measure (e.g. --max-image-bytes without --image); "
                    "by default it fails, so a gate never passes without measuring.")
-@click.option("--repository-url", metavar="URL",
-              help="Link file:line in Markdown and HTML (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
               help="Character budget for --format markdown (GitHub's comment limit by default).")
 @config_option
@@ -64,8 +62,8 @@ def command(ctx: click.Context, /, **p: Any) -> None:
             "no budgets to check",
             hint="pass e.g. --max-image-bytes 500MB --forbid 'jupyter*', or set them in [tool.depslim]",
         )
-    out = resolve_output("check", p["fmt"], p["output"], force=p["force"], repository_url=p["repository_url"],
-                         prefix=_repo_prefix(path), markdown_limit=p["markdown_limit"])
+    out = resolve_output("check", p["fmt"], p["output"], force=p["force"], prefix=_repo_prefix(path),
+                         markdown_limit=p["markdown_limit"])
     report = _measure(p, path, analysis_config(), out.terminal)
     lock = _lock_status(path, p["lock_input"]) if budgets.lock_fresh else None
     result = evaluate(report, budgets, lock, allow_unmeasured=bool(p["allow_unmeasured"]))

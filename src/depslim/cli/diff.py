@@ -43,8 +43,6 @@ _PIN_SUFFIXES = (".txt", ".in", ".toml")
 @click.option("--project", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
               show_default=True, help="With --git: the project folder inside the repository.")
 @target_options(without=("image",))
-@click.option("--repository-url", metavar="URL",
-              help="Link file:line in Markdown and HTML (default: from GITHUB_* env).")
 @click.option("--markdown-limit", type=click.IntRange(1000, 65_536), default=65_536, show_default=True,
               help="Character budget for --format markdown (GitHub's comment limit by default).")
 @config_option
@@ -63,8 +61,8 @@ def command(**p: Any) -> None:
     else:
         raise click.UsageError("give BASE and HEAD (reports, requirement files, images or folders) or --git RANGE")
     # links point at the head commit and the project's folder in the repository
-    write_report(replace(out, options=replace(out.options, repository_url=p["repository_url"], ref=head_sha,
-                                               prefix=prefix, markdown_limit=p["markdown_limit"])), diff)
+    write_report(replace(out, options=replace(out.options, ref=head_sha, prefix=prefix,
+                                               markdown_limit=p["markdown_limit"])), diff)
 
 
 def _kind(spec: str) -> str:

@@ -85,9 +85,26 @@ def output_options(kind: str) -> Callable[[Any], Any]:
         func = click.option(
             "--force", is_flag=True, default=False, help="Overwrite an --output file depslim did not write.",
         )(func)
+        if {"markdown", "html"} & set(formats_for(kind)):  # formats that link evidence to file:line
+            func = click.option(
+                "--repository-url", metavar="URL", expose_value=False, callback=_keep(REPOSITORY_KEY),
+                help="Link file:line in Markdown and HTML to this repository (default: from GITHUB_* env).",
+            )(func)
         return ui_options(func)
 
     return decorate
+
+
+REPOSITORY_KEY = "depslim.repository_url"
+
+
+def _keep(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    """Store an option's value for `resolve_output`, so no command has to pass it along."""
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            ctx.meta[key] = value
+
+    return callback
 
 
 @dataclass(frozen=True)
@@ -127,6 +144,9 @@ def resolve_output(kind: str, fmt: str | None, path: Path | None, *, force: bool
             raise click.UsageError(f"{path}: depslim {kind} cannot write {fmt} (formats: "
                                    f"{', '.join(report.formats_for(kind))}); pass --format")
     refuse_overwrite(path, force=force)
+    context = click.get_current_context(silent=True)
+    if context is not None and REPOSITORY_KEY in context.meta:
+        render.setdefault("repository_url", context.meta[REPOSITORY_KEY])
     width = 100 if path is not None else shutil.get_terminal_size((100, 24)).columns
     current = ui()
     options = RenderOptions(width=max(width, 40), color=_use_color(current.color, path), verbose=current.verbose,
