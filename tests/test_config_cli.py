@@ -232,3 +232,12 @@ def test_format_and_scope_keys(project: Path) -> None:
     assert code == 0 and out.lstrip().startswith(("#", "<"))  # markdown, not the terminal table
     configure(project, 'scope = "serving"\n')
     assert analyze(project)["scope"] == "serving"
+
+
+def test_a_python_version_under_python_in_a_lock_table_names_the_key_and_its_line(project: Path) -> None:
+    """`[tool.depslim.lock] python = "3.11"`: lock's target Python is python-version; the error says so
+    and points at the line, like every other config error."""
+    (project / "pyproject.toml").write_text('[project]\nname = "x"\n\n[tool.depslim.lock]\npython = "3.11"\n')
+    code, out = run("lock", str(project / "requirements.txt"), "--config", str(project / "pyproject.toml"))
+    assert code == 2
+    assert "pyproject.toml:5" in out and "takes python-version" in out and "python-version = '3.11'" in out

@@ -82,11 +82,35 @@ def command_defaults(config: Any, command: click.Command, name: str) -> dict[str
     readable = set(keys) | (set(ANALYSIS_KEYS) if name in ANALYSING else set())
     for key in own:
         if key not in readable:
+            line = _line_of(config.path, name, key)
+            if key == "python" and "python-version" in readable:
+                raise InputError(where, f"[tool.depslim.{name}] python: `depslim {name}` takes python-version "
+                                 "(the target Python version); python names an interpreter",
+                                 line, hint=f"write python-version = {own[key]!r}")
             raise InputError(where, f"unknown key {key!r} in [tool.depslim.{name}]: "
-                             f"`depslim {name}` has no --{key}", hint=_did_you_mean(key, sorted(readable)))
+                             f"`depslim {name}` has no --{key}", line, hint=_did_you_mean(key, sorted(readable)))
     merged = {**config.values, **own}
     return {keys[k].name: _value(k, v, keys[k], base, where) for k, v in merged.items()
             if k in keys and keys[k].name and (k in own or _fits(keys[k], v))}
+
+
+def _line_of(path: Path | None, command: str, key: str) -> int | None:
+    """The line of `key` inside `[tool.depslim.<command>]` (or `[<command>]` in depslim.toml): the error
+    names it, as every other config error does. None when the file cannot be read."""
+    if path is None:
+        return None
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    inside = False
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.startswith("["):
+            inside = line.strip("[] ") in (f"tool.depslim.{command}", command)
+        elif inside and line.split("=", 1)[0].strip().strip('"') == key:
+            return number
+    return None
 
 
 def _fits(option: click.Option, value: Any) -> bool:

@@ -621,7 +621,7 @@ def render_lock(spec: InputSpec, input_name: str, pins: Sequence[Pin], python: s
         f"# Hash-pinned lock of {input_name}, written by `depslim lock`; do not edit.",
         f"# target: Python {python} on {plat} (resolved with {backend})",
         f"# inputs sha256={digest}",
-        f"# update: depslim lock{flags} --python {python} --platform {plat} {input_name}",
+        f"# update: depslim lock{flags} --python-version {python} --platform {plat} {input_name}",
         f"# install: pip install --require-hashes -r {default_output(Path(input_name)).name}",
         "",
         *spec.options,
