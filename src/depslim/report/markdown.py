@@ -484,6 +484,7 @@ _KIND_MARK = {
     "rebuilt": "🔁 rebuilt",
     "swapped": "🔀 swapped",
     "changed": "✏️ changed",
+    "unmeasured": "❔ not measured",
 }
 
 
