@@ -14,6 +14,7 @@ from depslim.diffing import (
     REBUILT,
     REMOVED,
     SWAPPED,
+    UNMEASURED,
     UPGRADED,
     diff_pins,
     diff_reports,
@@ -185,3 +186,27 @@ def test_image_package_declared_but_absent_in_head_is_removed_with_its_bytes() -
     assert [(c.name, c.kind, c.delta) for c in diff.changes] == [("opencv-python", REMOVED, -300 * MB)]
     assert (diff.base_bytes, diff.head_bytes) == (360 * MB, 60 * MB)
     assert "sizes unknown" not in diff.headline and diff.headline.startswith("This PR removes 300.0 MB")
+
+
+def test_environment_head_that_did_not_install_a_package_does_not_remove_it() -> None:
+    """An image base against an environment where the project's packages are not installed
+    (issue 14): mlflow is declared but not installed in the head, so neither it nor scipy (which
+    only mlflow pulls in) was measured there. Neither is "removed", no byte delta or total is
+    claimed, and the headline says they were not measured."""
+    base = report([dist("mlflow", "2.22.0", 100 * MB, declared_at=["requirements.txt:1"], requires=["scipy"]),
+                   dist("scipy", "1.17.1", 140 * MB),
+                   dist("numpy", "2.2.6", 30 * MB, declared_at=["requirements.txt:2"])], kind="image")
+    head = report([dist("mlflow", None, declared_at=["requirements.txt:1"], installed=False),
+                   dist("numpy", "2.2.6", 30 * MB, declared_at=["requirements.txt:2"])])
+    diff = diff_reports(base, head, swap_pairs=())
+    assert sorted((c.name, c.kind, c.delta) for c in diff.changes) == [
+        ("mlflow", UNMEASURED, None), ("scipy", UNMEASURED, None)]
+    assert (diff.base_bytes, diff.head_bytes, diff.total_delta) == (270 * MB, None, None)
+    assert "removed" not in diff.headline and "MB" not in diff.headline
+    assert "2 package(s) not measured" in diff.headline
+    assert any("mlflow" in note and "not installed" in note for note in diff.notes)
+    # The same reports the other way round: nothing is "added" either.
+    back = diff_reports(head, base, swap_pairs=())
+    assert sorted((c.name, c.kind, c.delta) for c in back.changes) == [
+        ("mlflow", UNMEASURED, None), ("scipy", UNMEASURED, None)]
+    assert back.total_delta is None and "adds" not in back.headline

@@ -117,3 +117,31 @@ def test_estimate_adds_the_bytecode_pip_compiles_as_ratio_times_py_bytes(tmp_pat
     assert off["bytecode_bytes"] == 0 and off["bytecode_estimated"] is False
     assert off["installed_bytes"] == pkg.files_bytes
     assert md.exit_code == 0 and "of bytecode pip writes (est.)" in md.output
+
+
+def test_a_path_two_wheels_install_counts_once_in_the_total(tmp_path: Path) -> None:
+    """mlflow and mlflow-skinny both ship `mlflow/`: one file on disk, so the total (the same
+    concept as `image`'s RECORD bytes) counts it once, its bytecode too; package rows keep their own."""
+    shared = {"shared/__init__.py": "S = 1\n" * 500, "shared/blob.bin": b"\2" * 20_000}
+    build_wheel(tmp_path / "w", "fat", "1.0", files={**shared, "fat/__init__.py": "F = 1\n"},
+                requires=["skinny==1.0"])
+    build_wheel(tmp_path / "w", "skinny", "1.0", files={**shared, "skinny/__init__.py": "K = 1\n"})
+    req = tmp_path / "requirements.txt"
+    req.write_text("fat==1.0\n")
+    with serve_index(tmp_path / "w") as index:
+        est = estimate_requirements(req, index_url=index.url, isolated=True)
+        doc = json.loads(CliRunner().invoke(cli, ["estimate", str(req), "--index-url", index.url,
+                                                  "--isolated", "-f", "json"]).output)
+    sizes = {p.name: p for p in est.packages}
+    assert set(sizes) == {"fat", "skinny"}
+    for name in ("fat", "skinny"):
+        assert sizes[name].files_bytes == zip_sum(next((tmp_path / "w").glob(f"{name}-*.whl")))
+    shared_files = len(shared["shared/__init__.py"]) + 20_000
+    shared_pyc = round(ratio_for("3.11").ratio * len(shared["shared/__init__.py"]))
+    assert est.shared_files_bytes == shared_files and est.shared_bytecode_bytes == shared_pyc
+    assert est.files_bytes == sum(p.files_bytes for p in est.packages) - shared_files
+    assert est.bytecode_bytes == sum(p.bytecode_bytes for p in est.packages) - shared_pyc
+    assert est.installed_bytes == est.files_bytes + est.bytecode_bytes
+    assert est.installed_bytes == sum(p.installed_bytes for p in est.packages) - est.shared_bytes
+    assert doc["installed_bytes"] == est.installed_bytes and doc["shared_bytes"] == shared_files + shared_pyc
+    assert doc["shared_paths"] == 2

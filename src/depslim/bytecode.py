@@ -62,13 +62,19 @@ def compiled_sources(members: Iterable[tuple[str, int]], python: str) -> int:
     those whose `cpython-XY.pyc` for that Python the wheel already ships (pip overwrites it in place,
     and its bytes are already in the central directory sum)."""
     sizes = dict(members)
+    return sum(sizes[name] for name in compiled_paths(sizes, python))
+
+
+def compiled_paths(members: Iterable[str], python: str) -> frozenset[str]:
+    """The `.py` members pip compiles when installing for `python` (see `compiled_sources`)."""
+    names = list(members)
     major, minor = minor_of(python)
     shipped = set()
-    for name in sizes:
+    for name in names:
         match = _CACHED.fullmatch(name)
         if match and match["xy"] == f"{major}{minor}":
             shipped.add(f"{match['dir']}/{match['stem']}.py" if match["dir"] else f"{match['stem']}.py")
-    return sum(size for name, size in sizes.items() if name.endswith(".py") and name not in shipped)
+    return frozenset(name for name in names if name.endswith(".py") and name not in shipped)
 
 
 def bytecode_bytes(source_bytes: int, ratio: BytecodeRatio) -> int:

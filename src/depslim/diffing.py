@@ -39,6 +39,9 @@ SWAPPED = "swapped"
 CHANGED = "changed"  # same version, different bytes (or unparsable versions)
 DECLARED = "declared"  # same bytes, but now declared (was only pulled in): a change a reviewer must see
 UNDECLARED = "undeclared"  # same bytes, no longer declared (still pulled in by another package)
+# Not measured on one side: an environment target where the package (or a runtime package whose
+# dependencies would hold it) is not installed. Neither "removed" nor "added", no byte delta.
+UNMEASURED = "unmeasured"
 
 _IMPORT_KINDS = ("import", "dynamic-import", "optional-import", "notebook-import", "typing-import")
 
@@ -63,6 +66,8 @@ class DistChange:
 
     @property
     def delta(self) -> int | None:
+        if self.kind == UNMEASURED:
+            return None
         if self.kind == ADDED:
             return self.head_bytes
         if self.kind == REMOVED:
@@ -132,10 +137,15 @@ def diff_reports(
     # same environment measured for both sides holds both sides' packages; declarations decide).
     old = {d.name: d for d in runtime_distributions(base)}
     new = {d.name: d for d in runtime_distributions(head)}
+    base_whole, head_whole = _closure_measured(base), _closure_measured(head)
     changes: list[DistChange] = []
     for name in sorted(old.keys() | new.keys()):
-        before, after = old.get(name), new.get(name)
-        change = _compare(_shipped(before, base), _shipped(after, head), head if after else base)
+        before, after = _shipped(old.get(name), base), _shipped(new.get(name), head)
+        context = head if new.get(name) else base
+        if _unmeasured(before, base, base_whole) or _unmeasured(after, head, head_whole):
+            change = _unmeasured_change(before, after, context, base_whole, head_whole)
+        else:
+            change = _compare(before, after, context)
         if change is not None:
             changes.append(change)
     changes = _pair_swaps(changes, pairs)
@@ -143,8 +153,10 @@ def diff_reports(
     head_ids = {f.id for f in head.findings}
     new_findings = tuple(f for f in head.findings if f.id not in base_ids)
     resolved = tuple(f for f in base.findings if f.id not in head_ids)
-    base_bytes = python_bytes(base)
-    head_bytes = python_bytes(head)
+    # A side whose runtime closure was not measured whole has no Python-bytes total: summing the
+    # part that is installed would make every package it misses read as removed bytes.
+    base_bytes = python_bytes(base) if base_whole else None
+    head_bytes = python_bytes(head) if head_whole else None
     image_delta = _image_delta(base, head)
     contributions = _attribute(changes, base, head)
     report = DiffReport(
@@ -158,9 +170,60 @@ def diff_reports(
         head_bytes=head_bytes,
         image_delta=image_delta,
         contributions=contributions,
-        notes=tuple(_notes(base, head)),
+        notes=tuple(_notes(base, head, base_whole, head_whole)),
     )
     return _with_headline(report)
+
+
+def _closure_measured(report: Report) -> bool:
+    """True when every runtime package of `report` was measured, so a package missing from its
+    runtime closure is really not there. An image is measured whole; in an environment a
+    runtime package that is not installed hides its own bytes and its dependencies."""
+    if report.target.kind == "image":
+        return True
+    return all(d.installed for d in runtime_distributions(report))
+
+
+def _unmeasured(dist: DistributionReport | None, report: Report, whole: bool) -> bool:
+    """This side says nothing measured about the package: absent from a closure that was not
+    measured whole, or present but not installed in an environment."""
+    if dist is None:
+        return not whole
+    return report.target.kind != "image" and not dist.installed
+
+
+def _unmeasured_change(
+    before: DistributionReport | None,
+    after: DistributionReport | None,
+    context: Report,
+    base_whole: bool,
+    head_whole: bool,
+) -> DistChange | None:
+    """An UNMEASURED change (no byte delta), or None when neither side measured it and its
+    declaration did not change (then `_compare` decides, as for any unmeasured pair)."""
+    if before is not None and after is not None and not before.installed and not after.installed:
+        return _compare(before, after, context)
+    if before is None and base_whole and after is not None and not after.installed:
+        return _compare(before, after, context)  # a new declaration, not installed: added
+    if after is None and head_whole and before is not None and not before.installed:
+        return _compare(before, after, context)  # a declaration dropped, never installed
+    dist = after or before
+    assert dist is not None
+    module, evidence = _why(dist, context)
+    return DistChange(
+        name=dist.name,
+        kind=UNMEASURED,
+        base_version=before.version if before else None,
+        head_version=after.version if after else None,
+        base_bytes=before.size_bytes if before and before.installed else None,
+        head_bytes=after.size_bytes if after and after.installed else None,
+        module=module,
+        evidence=evidence,
+        declared_at=dist.declared_at,
+        required_by=dist.required_by,
+        cuda=_is_cuda(dist, context),
+        verdict=str(dist.verdict) if dist.verdict else None,
+    )
 
 
 def _shipped(dist: DistributionReport | None, report: Report) -> DistributionReport | None:
@@ -180,8 +243,17 @@ def _image_delta(base: Report, head: Report) -> int | None:
     return after - before
 
 
-def _notes(base: Report, head: Report) -> list[str]:
+def _notes(base: Report, head: Report, base_whole: bool = True, head_whole: bool = True) -> list[str]:
     notes = []
+    for label, report, whole in (("base", base, base_whole), ("head", head, head_whole)):
+        if not whole:
+            missing = [d.name for d in runtime_distributions(report) if not d.installed]
+            notes.append(
+                f"{label}: {len(missing)} runtime package(s) not installed in {report.target.kind} "
+                f"{report.target.ref} ({', '.join(missing[:5])}{', …' if len(missing) > 5 else ''}): "
+                f"what they and their dependencies install is not measured there, so no byte delta "
+                f"and no removal is claimed for them"
+            )
     if base.target.kind != head.target.kind:
         notes.append(
             f"base was measured in {base.target.kind} {base.target.ref}, head in "
@@ -433,6 +505,19 @@ def headline(report: DiffReport) -> str:
     """The evidence line: "This PR adds 1.21 GB: torch 2.2.2 (+CUDA) via `import torch` in …"."""
     if not report.changes:
         return "No dependency changes."
+    unmeasured = [c for c in report.changes if c.kind == UNMEASURED]
+    if unmeasured:
+        # Claim nothing the two sides did not both measure: no total, no removals for them.
+        measured = [c for c in report.contributions if c.change.kind != UNMEASURED]
+        parts = [_part(c, with_bytes=False) for c in measured[:3]]
+        more = len(measured) - len(parts)
+        tail = f" and {more} more" if more > 0 else ""
+        listed = f": {'; '.join(parts)}{tail}" if parts else ""
+        return (
+            f"This PR changes {len(report.changes) - len(unmeasured)} package(s) (byte change not "
+            f"measured){listed}; {len(unmeasured)} package(s) not measured on both sides "
+            "(not installed in the environment compared)."
+        )
     if not report.sizes_known or any(c.delta is None for c in report.contributions):
         parts = [_part(c, with_bytes=False) for c in report.contributions[:3]]
         more = len(report.contributions) - len(parts)
@@ -462,6 +547,8 @@ def _part(contribution: Contribution, *, with_bytes: bool) -> str:
         text = f"{change.swapped_from} → {change.name} {change.head_version or ''}".rstrip()
     elif change.kind == REMOVED:
         text = f"{change.name} {change.base_version or ''} removed".replace("  ", " ")
+    elif change.kind == UNMEASURED:
+        text = f"{change.name} not measured"
     elif change.kind in (UPGRADED, DOWNGRADED, REBUILT):
         text = f"{change.name} {change.base_version} → {change.head_version}"
     else:

@@ -19,9 +19,11 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -53,10 +55,13 @@ class PackageEstimate:
     estimate: bool = False  # files_bytes itself is an estimate (an sdist)
     note: str = ""
     bytecode_bytes: int = 0  # .pyc pip writes at install: always an estimate (ratio x .py bytes)
+    # (installed path, bytes) of each file, and the .py paths pip compiles: to count shared paths once
+    paths: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
+    compiled: frozenset[str] = field(default=frozenset(), repr=False, compare=False)
 
     @property
     def installed_bytes(self) -> int:
-        """What the install puts on disk: the same concept `depslim image` measures from RECORD."""
+        """What this package's install writes (its own files, even those another package also writes)."""
         return self.files_bytes + self.bytecode_bytes
 
 
@@ -73,15 +78,40 @@ class Estimate:
 
     @property
     def installed_bytes(self) -> int:
-        return sum(p.installed_bytes for p in self.packages)
+        """What the install puts on disk, each installed path counted once: the same concept
+        `depslim image` measures from RECORDs (per-package sizes each count their own copy)."""
+        return self.files_bytes + self.bytecode_bytes
 
     @property
     def files_bytes(self) -> int:
-        return sum(p.files_bytes for p in self.packages)
+        return sum(p.files_bytes for p in self.packages) - self.shared_files_bytes
 
     @property
     def bytecode_bytes(self) -> int:
-        return sum(p.bytecode_bytes for p in self.packages)
+        return sum(p.bytecode_bytes for p in self.packages) - self.shared_bytecode_bytes
+
+    @property
+    def shared_bytes(self) -> int:
+        """Bytes the per-package sizes count more than once: files (and their bytecode) that two or
+        more wheels install at the same path (mlflow and mlflow-skinny both ship `mlflow/`)."""
+        return self.shared_files_bytes + self.shared_bytecode_bytes
+
+    @cached_property
+    def shared_files_bytes(self) -> int:
+        return _repeated(p.paths for p in self.packages)
+
+    @cached_property
+    def shared_bytecode_bytes(self) -> int:
+        if self.bytecode is None:
+            return 0
+        source = _repeated(tuple((path, size) for path, size in p.paths if path in p.compiled)
+                           for p in self.packages)
+        return bytecode_bytes(source, self.bytecode)
+
+    @property
+    def shared_paths(self) -> int:
+        counts = Counter(path for p in self.packages for path in {path for path, _ in p.paths})
+        return sum(1 for n in counts.values() if n > 1)
 
     @property
     def wheel_bytes(self) -> int:
@@ -90,6 +120,15 @@ class Estimate:
     @property
     def estimated(self) -> tuple[PackageEstimate, ...]:
         return tuple(p for p in self.packages if p.estimate)
+
+
+def _repeated(per_package: Iterable[Iterable[tuple[str, int]]]) -> int:
+    """Bytes beyond one copy of each path: the file on disk is one (the larger copy is counted)."""
+    sizes: dict[str, list[int]] = {}
+    for paths in per_package:
+        for path, size in dict(paths).items():
+            sizes.setdefault(path, []).append(size)
+    return sum(sum(copies) - max(copies) for copies in sizes.values() if len(copies) > 1)
 
 
 @dataclass(frozen=True)
@@ -174,7 +213,8 @@ def _measure(item: Resolved, python: str, bytecode: BytecodeRatio | None) -> Pac
     info = wheel_info(item.url, counter=counter, metadata=False, python=python)
     pyc = bytecode_bytes(info.source_bytes or 0, bytecode) if bytecode is not None else 0
     return PackageEstimate(item.name, item.version, item.url, info.filename, info.installed_bytes,
-                           info.wheel_bytes, counter.bytes_fetched, bytecode_bytes=pyc)
+                           info.wheel_bytes, counter.bytes_fetched, bytecode_bytes=pyc, paths=info.paths,
+                           compiled=info.compiled)
 
 
 def estimate_requirements(
@@ -231,6 +271,14 @@ def bytecode_note(est: Estimate) -> str:
     return f"incl. ~{human(est.bytecode_bytes)} of bytecode pip writes (est.{measured})"
 
 
+def shared_note(est: Estimate) -> str:
+    """The phrase for paths two wheels install: counted once in the total, not in package rows."""
+    if not est.shared_bytes:
+        return ""
+    return (f"{human(est.shared_bytes)} in {est.shared_paths} path(s) two or more packages install "
+            "counted once in the total (package rows each count their copy)")
+
+
 def render_json(est: Estimate) -> str:
     """`installed_bytes` = `files_bytes` (measured, central directories) + `bytecode_bytes` (estimated)."""
     bytecode = None if est.bytecode is None else {
@@ -241,7 +289,8 @@ def render_json(est: Estimate) -> str:
         "requirements": est.requirements, "platform": est.platform, "python": est.python,
         "resolver": est.resolver, "installed_bytes": est.installed_bytes, "files_bytes": est.files_bytes,
         "bytecode_bytes": est.bytecode_bytes, "bytecode_estimated": est.bytecode is not None,
-        "bytecode": bytecode, "wheel_bytes": est.wheel_bytes, "fetched_bytes": est.fetched_bytes,
+        "bytecode": bytecode, "shared_bytes": est.shared_bytes, "shared_paths": est.shared_paths,
+        "wheel_bytes": est.wheel_bytes, "fetched_bytes": est.fetched_bytes,
         "packages": [
             {"name": p.name, "version": p.version, "installed_bytes": p.installed_bytes,
              "files_bytes": p.files_bytes, "bytecode_bytes": p.bytecode_bytes,
@@ -260,7 +309,8 @@ def render_markdown(est: Estimate) -> str:
     lines = [f"## depslim estimate: `{est.requirements}`", "",
              f"Target **{est.platform}**, Python **{est.python}**: **{human(est.installed_bytes)} installed** "
              f"{bytecode_note(est)}; {human(est.wheel_bytes)} download, {len(est.packages)} packages. "
-             f"Sizes from each wheel's zip central directory ({human(est.fetched_bytes)} fetched).", "",
+             f"Sizes from each wheel's zip central directory ({human(est.fetched_bytes)} fetched)."
+             + (f" {shared_note(est)}." if est.shared_bytes else ""), "",
              "| package | version | installed | bytecode (est.) | download | measured |",
              "|---|---|---:|---:|---:|---|"]
     for p in est.packages:
@@ -291,7 +341,8 @@ def render_terminal(result: Estimate, options: RenderOptions) -> str:
     console.print(f"total installed {human(result.installed_bytes)}, {escape(bytecode_note(result))}; "
                   f"{human(result.wheel_bytes)} download; "
                   f"{human(result.fetched_bytes)} fetched to measure it"
-                  + (f"; {len(result.estimated)} estimated" if result.estimated else ""), soft_wrap=True)
+                  + (f"; {len(result.estimated)} estimated" if result.estimated else "")
+                  + (f"; {escape(shared_note(result))}" if result.shared_bytes else ""), soft_wrap=True)
     for problem in result.problems:
         console.print(f"not measured: {escape(problem)}", soft_wrap=True)
     return out.getvalue()

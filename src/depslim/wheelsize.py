@@ -33,7 +33,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from depslim import jsonshape
-from depslim.bytecode import compiled_sources
+from depslim.bytecode import compiled_paths, compiled_sources
 from depslim.errors import DepslimError
 from depslim.inputfile import open_regular, read_bytes
 from depslim.jsonshape import Where, expect_object
@@ -93,6 +93,9 @@ class WheelInfo:
     requires: tuple[str, ...] = ()  # raw Requires-Dist
     fetched_bytes: int = 0
     source_bytes: int | None = None  # .py members pip compiles for the `python` asked for (None: not asked)
+    # (path it installs to, bytes) per file: two wheels that install the same path write one file
+    paths: tuple[tuple[str, int], ...] = field(default=(), repr=False, compare=False)
+    compiled: frozenset[str] = field(default=frozenset(), repr=False, compare=False)  # paths pip compiles
 
 
 # ---------------------------------------------------------------------------- range reading
@@ -284,6 +287,7 @@ def wheel_info(
     before = counter.bytes_fetched
     source = RangeSource(url, counter)
     members = read_central_directory(source)
+    installed = [(installed_path(m.name), m.file_size) for m in members if not m.name.endswith("/")]
     requires: tuple[str, ...] = ()
     if metadata:
         meta = [m for m in members if re.fullmatch(r"[^/]+\.dist-info/METADATA", m.name)]
@@ -302,7 +306,22 @@ def wheel_info(
         fetched_bytes=counter.bytes_fetched - before,
         source_bytes=None if python is None else compiled_sources(
             ((m.name, m.file_size) for m in members if not m.name.endswith("/")), python),
+        paths=tuple(installed),
+        compiled=frozenset() if python is None else compiled_paths((path for path, _ in installed), python),
     )
+
+
+_DATA_DIR = re.compile(r"[^/]+\.data/(?P<scheme>[^/]+)/(?P<rest>.+)")
+
+
+def installed_path(member: str) -> str:
+    """Where pip installs a wheel member, relative to the install scheme: `<dist>.data/purelib/x`
+    and `.../platlib/x` land beside the root members; other schemes keep their scheme as prefix."""
+    match = _DATA_DIR.fullmatch(member)
+    if match is None:
+        return member
+    scheme = match["scheme"]
+    return match["rest"] if scheme in ("purelib", "platlib") else f"<{scheme}>/{match['rest']}"
 
 
 # ---------------------------------------------------------------------------- target tags

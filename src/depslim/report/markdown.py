@@ -479,6 +479,7 @@ _KIND_MARK = {
     "rebuilt": "🔁 rebuilt",
     "swapped": "🔀 swapped",
     "changed": "✏️ changed",
+    "unmeasured": "❔ not measured",
 }
 
 
