@@ -265,6 +265,11 @@ def render_report(report: Report, *, links: Links | None = None) -> str:
     return page(f"depslim report: {report.project or t.ref}", body)
 
 
+def _measured(value: int | None) -> str:
+    """A size, or "not measured" (a current/projected size the target could not give)."""
+    return "not measured" if value is None else human_bytes(value)
+
+
 def _cut_evidence(dist: Any) -> tuple[Evidence, ...]:
     declared = tuple(Evidence(loc.path, loc.line, "declared") for loc in dist.declared_at[:1])
     return declared + tuple(e for e in dist.evidence if e.kind != "declared")
@@ -407,9 +412,9 @@ def render_check(result: CheckResult, *, links: Links | None = None) -> str:
 
 def render_audit(table_: AuditTable, *, links: Links | None = None) -> str:
     body = [header("depslim audit", [
-        ("current", f"{human_bytes(table_.current_bytes)} ({table_.current_source})"),
+        ("current", f"{_measured(table_.current_bytes)} ({table_.current_source})"),
         ("savings", human_bytes(table_.savings_bytes)),
-        ("projected", human_bytes(table_.projected_bytes)),
+        ("projected", _measured(table_.projected_bytes)),
         *([("floor", table_.floor_text.removeprefix("floor: "))] if table_.floor_text else []),
     ])]
     if table_.current_bytes is not None:
