@@ -185,12 +185,12 @@ def test_real_scanner_evidence_drives_the_swaps(tmp_path: Path) -> None:
     assert "swap:opencv-headless" in ids  # imshow only in tests
 
 
-def _image(layers: list[tuple[int, str]]) -> TargetInfo:
+def _image(layers: list[tuple[int, str]], waste: int = 1) -> TargetInfo:
     from depslim.model import LayerInfo
 
     infos = tuple(LayerInfo(i, f"sha256:{i}", size, text) for i, (size, text) in enumerate(layers))
     return TargetInfo(kind="image", ref="app:1", layers=infos,
-                      totals={"image_bytes": sum(size for size, _ in layers), "waste_bytes": 1})
+                      totals={"image_bytes": sum(size for size, _ in layers), "waste_bytes": waste})
 
 
 def test_projection_stops_at_the_base_image_layers(tmp_path: Path) -> None:
@@ -203,7 +203,8 @@ def test_projection_stops_at_the_base_image_layers(tmp_path: Path) -> None:
                                          "FROM python:3.11-slim\nWORKDIR /app\nCOPY . /app\n"
                                          "RUN pip install -r requirements.txt\nCMD [\"app\"]\n")
     target = _image([(300 * MB, "ADD file:abc in /"), (100 * MB, "RUN apt-get update"),  # the base's two layers
-                     (1 * MB, "COPY . /app"), (900 * MB, "RUN pip install -r requirements.txt")])
+                     (1 * MB, "COPY . /app"), (900 * MB, "RUN pip install -r requirements.txt")],
+                    waste=50 * MB)  # the waste rows count at most the measured waste total
     base_pycache = Finding(id="pyc", code="pycache", title="pyc", owner=Owner.DEVOPS, fix="x", savings_bytes=50 * MB,
                            data={"layer": 3, "layers": {"1": 20 * MB, "3": 30 * MB}})
     table = audit_table([base_pycache, finding("swap", "swap", 1300 * MB, subject="torch")], target,

@@ -167,6 +167,19 @@ class AuditTable:
 
 
 
+def is_image_waste(code: str) -> bool:
+    """A code of the image-waste finder whose bytes are part of `totals.waste_bytes`."""
+    from depslim.findings.image import knowledge
+
+    record = knowledge()["findings"].get(code)
+    return bool(record and record["waste"])
+
+
+def _size(value: int | None) -> str:
+    """A current or projected size; None is a size not measured (never 0 B, never a guess)."""
+    return "not measured" if value is None else human(value)
+
+
 def format_savings(finding: Finding, counted: bool = True, note: str = "") -> str:
     if finding.savings_bytes is None:
         return "—"
@@ -188,17 +201,18 @@ def _current(target: TargetInfo | None, findings: Sequence[Finding]) -> tuple[in
 
 
 def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = None,
-                dockerfile: Dockerfile | None = None) -> AuditTable:
+                dockerfile: Dockerfile | None = None, *, unmeasured: str = "") -> AuditTable:
     """Rows sorted by savings (measured before estimated at equal size), overlaps not double-counted:
     a Dockerfile estimate never adds to a waste the image measured, or to one the image does not have.
-    The projection stops at the base image's layers (`dockerfile` tells them apart; see base_floor)."""
+    The projection stops at the base image's layers (`dockerfile` tells them apart; see base_floor).
+    `unmeasured` says why the target's size is not the project's: current and projected are then None."""
     unique: dict[str, Finding] = {}
     for f in findings:
         unique.setdefault(f.id, f)
     items = list(unique.values())
     codes = {f.code for f in items}
     strong_subjects = {f.subject for f in items if f.code in ("swap", "remove-from-runtime") and f.subject}
-    current, source = _current(target_info, items)
+    current, source = (None, unmeasured) if unmeasured else _current(target_info, items)
     python_only = source.endswith(("(python_bytes)", "(installed_bytes)"))
     # an image whose waste was measured (its totals carry waste_bytes): only what it holds can be saved
     image_measured = target_info is not None and target_info.kind == "image" and "waste_bytes" in target_info.totals
@@ -221,14 +235,33 @@ def audit_table(findings: Iterable[Finding], target_info: TargetInfo | None = No
     rows.sort(key=lambda r: (-(r.finding.savings_bytes or 0), not r.counted, r.finding.estimate,
                              r.finding.code, r.finding.id))
     savings = sum(r.finding.savings_bytes or 0 for r in rows if r.counted and (r.finding.savings_bytes or 0) > 0)
+    # image waste findings overlap (a __pycache__ inside a site-packages tests folder is in both): their
+    # rows count once, as the measured waste total, which counts each file once
+    waste_total = target_info.totals.get("waste_bytes") if target_info is not None and image_measured else None
+    waste_rows = [r for r in rows if r.counted and not r.finding.estimate and (r.finding.savings_bytes or 0) > 0
+                  and is_image_waste(r.finding.code)] if isinstance(waste_total, int) else []
+    waste_sum = sum(r.finding.savings_bytes or 0 for r in waste_rows)
+    overlap = max(0, waste_sum - waste_total) if isinstance(waste_total, int) else 0
+    savings -= overlap
     estimated = sum(r.finding.savings_bytes or 0 for r in rows
                     if r.counted and r.finding.estimate and (r.finding.savings_bytes or 0) > 0)
-    notes = ("savings of different findings can overlap (e.g. a swap and a removal in the same closure); "
-             "the projection sums the counted rows",)
+    notes: tuple[str, ...] = (
+        "savings of different findings can overlap (e.g. a swap and a removal in the same closure); "
+        "the projection sums the counted rows",)
+    if overlap:
+        notes += (f"the image waste rows add to {human(waste_sum)} but share files ({human(overlap)} of them "
+                  f"twice): they count once, as the measured waste {human(waste_total)}",)
     floor = None if python_only or current is None else base_floor(target_info, dockerfile)
     if floor is not None and floor.known:
-        waste = sum(base_waste(r.finding, floor.layers) for r in rows
-                    if r.counted and not r.finding.estimate and (r.finding.savings_bytes or 0) > 0)
+        by_layer = target_info.layers if target_info is not None and waste_rows else ()
+        if any(layer.waste_bytes for layer in by_layer):  # the waste rows' bytes per layer, each file once
+            waste_ids = {r.finding.id for r in waste_rows}
+            waste = sum(layer.waste_bytes for layer in by_layer if layer.index in floor.layers)
+            waste += sum(base_waste(r.finding, floor.layers) for r in rows if r.counted and not r.finding.estimate
+                         and (r.finding.savings_bytes or 0) > 0 and r.finding.id not in waste_ids)
+        else:
+            waste = sum(base_waste(r.finding, floor.layers) for r in rows
+                        if r.counted and not r.finding.estimate and (r.finding.savings_bytes or 0) > 0)
         floor = replace(floor, waste_bytes=min(waste, floor.layer_bytes))
     return AuditTable(tuple(rows), current, source, savings, estimated, target_info, notes, floor)
 
@@ -247,10 +280,10 @@ def _evidence_text(f: Finding, limit: int = 3) -> list[str]:
 
 def render_markdown(table: AuditTable) -> str:
     lines = ["## depslim audit", ""]
-    lines.append(f"Current size: **{human(table.current_bytes)}** ({table.current_source}) · "
+    lines.append(f"Current size: **{_size(table.current_bytes)}** ({table.current_source}) · "
                  f"savings: **{human(table.savings_bytes)}**"
                  + (f" (of which ~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
-                 + f" · projected after all fixes: **{human(table.projected_bytes)}**")
+                 + f" · projected after all fixes: **{_size(table.projected_bytes)}**")
     if table.floor_text:
         lines += ["", table.floor_text[0].upper() + table.floor_text[1:] + "."]
     lines += ["", "| Finding | Owner | Fix | Savings |", "|---|---|---|---:|"]
@@ -323,9 +356,10 @@ def render_terminal(table: AuditTable, width: int = 100, color: bool = False) ->
         title = f.title + (f"\n{where.path}:{where.line}" if where and where.line else "")
         cells.append((escape(title), f.owner.value, escape(f.fix), row.savings_text))
     rows(console, "depslim audit", ("Finding", "Owner", "Fix", "Savings"), cells, right=("Savings",))
-    console.print(f"current {human(table.current_bytes)} ({table.current_source}); savings {human(table.savings_bytes)}"
+    console.print(f"current {_size(table.current_bytes)} ({escape(table.current_source)}); "
+                  f"savings {human(table.savings_bytes)}"
                   + (f" (~{human(table.estimated_bytes)} estimated)" if table.estimated_bytes else "")
-                  + f"; projected after all fixes {human(table.projected_bytes)}", soft_wrap=True)
+                  + f"; projected after all fixes {_size(table.projected_bytes)}", soft_wrap=True)
     if table.floor_text:
         console.print(escape(table.floor_text), soft_wrap=True)
     return out.getvalue()

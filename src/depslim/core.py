@@ -656,7 +656,8 @@ def build_report(
     )
     found = run_finders(context, finders) if finders is not None else run_finders(context)
     if found.totals:  # measured by a finder (image waste): the report's target carries it
-        info = dataclasses.replace(info, totals={**info.totals, **found.totals})
+        info = dataclasses.replace(info, totals={**info.totals, **found.totals}, layers=tuple(
+            dataclasses.replace(layer, waste_bytes=found.layer_waste.get(layer.index, 0)) for layer in info.layers))
     findings, ignored_notes = apply_ignore(cut_or_swapped(merge_removals(list(found.findings))),
                                            options.config or {})
     policy_notes += ignored_notes

@@ -90,7 +90,7 @@ def build_document(target: ImageTarget) -> dict[str, Any]:
         "totals": {**info.totals, **found.totals},
         "layers": [
             {"index": layer.index, "digest": layer.digest, "size_bytes": layer.size_bytes,
-             "instruction": layer.instruction}
+             "instruction": layer.instruction, "waste_bytes": found.layer_waste.get(layer.index, 0)}
             for layer in info.layers
         ],
         "distributions": distributions,

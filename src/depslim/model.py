@@ -326,6 +326,7 @@ class LayerInfo:
     digest: str
     size_bytes: int
     instruction: str
+    waste_bytes: int = 0  # measured waste added by this layer, overlaps removed (sums to totals.waste_bytes)
 
 
 @dataclass(frozen=True)

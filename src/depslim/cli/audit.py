@@ -19,7 +19,7 @@ from depslim.cli.options import config_option, output_options, resolve_output, t
 from depslim.errors import InputError
 from depslim.inputfile import read_text
 from depslim.jsonshape import Where, expect_object
-from depslim.model import Evidence, Finding, Owner, TargetInfo
+from depslim.model import Evidence, Finding, Owner, Report, TargetInfo
 from depslim.targets.spec import TargetSpec
 
 if TYPE_CHECKING:
@@ -41,8 +41,8 @@ def command(path: Path, target: TargetSpec, report_file: Path | None,
     from depslim import audit
 
     out = resolve_output("audit", fmt, output, force=force)
-    findings, info = _collect(path, target, report_file, dockerfile_only, config_file)
-    write_report(out, audit.audit_table(findings, info, _dockerfile(path, info)))
+    findings, info, unmeasured = _collect(path, target, report_file, dockerfile_only, config_file)
+    write_report(out, audit.audit_table(findings, info, _dockerfile(path, info), unmeasured=unmeasured))
 
 
 def _dockerfile(path: Path, info: TargetInfo | None) -> Dockerfile | None:
@@ -64,16 +64,17 @@ def _dockerfile(path: Path, info: TargetInfo | None) -> Dockerfile | None:
 
 
 def _collect(path: Path, given: TargetSpec, report_file: Path | None, dockerfile_only: bool,
-             config_file: Path | None) -> tuple[list[Finding], TargetInfo | None]:
+             config_file: Path | None) -> tuple[list[Finding], TargetInfo | None, str]:
+    """The findings, the target they were measured on, and why its size is not measured ("" when it is)."""
     if dockerfile_only:
         from depslim.dockerfile import audit_dockerfile
 
         dockerfile = path if path.is_file() else path / "Dockerfile"
         if not dockerfile.is_file():
             raise InputError(dockerfile, "no such Dockerfile")
-        return audit_dockerfile(dockerfile), None
+        return audit_dockerfile(dockerfile), None, ""
     if report_file is not None:
-        return _from_json(report_file)
+        return (*_from_json(report_file), "")
     from depslim.cli.config import analysis_config
     from depslim.core import AnalyzeOptions, analyze
 
@@ -83,12 +84,32 @@ def _collect(path: Path, given: TargetSpec, report_file: Path | None, dockerfile
                              config=analysis_config())
     result = analyze(options)
     target = result.target
+    unmeasured = not_the_projects_environment(result, given)
+    if unmeasured:
+        return list(result.findings), target, unmeasured
     if not any(isinstance(target.totals.get(k), int) for k in audit_totals_keys()):
         from dataclasses import replace
 
         # The environment target reports no totals: its measured installed bytes stand in.
         target = replace(target, totals={**target.totals, "installed_bytes": result.summary.installed_bytes})
-    return list(result.findings), target
+    return list(result.findings), target, ""
+
+
+def not_the_projects_environment(report: Report, given: TargetSpec) -> str:
+    """Why the environment measured is not the project's ("" when it is, or the target is an image).
+
+    The rule, as `check` applies it to its Python bytes (`gate.python_bytes` is None): an environment
+    holding none of the project's declared runtime packages does not measure the project. Without
+    `--python` that environment is the one depslim itself runs in, and its size (depslim, its
+    dependencies, pip) is not the project's: current and projected sizes are then unmeasured."""
+    from depslim.gate import python_bytes
+
+    if report.target.kind != "environment" or python_bytes(report) is not None:
+        return ""
+    whose = ("the environment depslim runs in" if given.python is None
+             else f"the environment of {report.target.ref}")
+    return (f"not measured: {whose} has none of the project's runtime packages installed; "
+            "pass --python PATH (the project's interpreter) or --image REF")
 
 
 def audit_totals_keys() -> tuple[str, ...]:

@@ -42,18 +42,22 @@ class Found:
 
     findings: tuple[Finding, ...] = ()
     totals: dict[str, int] = field(default_factory=dict)
+    layer_waste: dict[int, int] = field(default_factory=dict)  # waste by layer, overlaps removed
 
 
 def run(context: AnalysisContext, finders: Sequence[Callable[[], Finder]] = FINDERS) -> Found:
     """Run every finder once over `context` (the one path by which findings are made)."""
     findings: list[Finding] = []
     totals: dict[str, int] = {}
+    layer_waste: dict[int, int] = {}
     for factory in finders:
         finder = factory()
         findings += finder.find(dataclasses.replace(context, target_findings=tuple(findings)))
         if isinstance(finder, TotalsFinder):
             totals.update(finder.totals(context))
-    return Found(tuple(findings), totals)
+            for layer, size in finder.layer_waste(context).items():
+                layer_waste[layer] = layer_waste.get(layer, 0) + size
+    return Found(tuple(findings), totals, layer_waste)
 
 
 __all__ = ["FINDERS", "TARGET_FINDERS", "AnalysisContext", "Finder", "Found", "TotalsFinder", "run"]

@@ -80,6 +80,10 @@ class TotalsFinder(Protocol):
         """Named totals merged into `TargetInfo.totals` (e.g. `waste_bytes`)."""
         ...
 
+    def layer_waste(self, context: AnalysisContext) -> Mapping[int, int]:
+        """The waste total by layer index, overlaps removed (each `LayerInfo.waste_bytes`)."""
+        ...
+
 
 def problem(
     code: str,

@@ -74,6 +74,7 @@ class _Builder:
         self.data = knowledge()
         self.findings: list[Finding] = []
         self.removed_waste = 0
+        self.removed_by_layer: dict[int, int] = {}
         self.final_roots: set[str] = set()
         self._ids: set[str] = set()
 
@@ -147,6 +148,8 @@ class _Builder:
                 continue
             code = "overwritten-in-later-layer" if removal.kind == "overwrite" else "deleted-in-later-layer"
             self.removed_waste += removal.bytes
+            for added, size in removal.by_layer.items():
+                self.removed_by_layer[added] = self.removed_by_layer.get(added, 0) + size
             if removal.bytes >= min_bytes or (removal.directory and removal.kind != "overwrite"):
                 subject = removal.path
                 if f"{code}:{subject}" in self._ids:
@@ -374,13 +377,19 @@ class _Builder:
                      [Evidence(path="/", line=0, kind="metadata", detail=f"image config User: {shown}")],
                      {"user": user})
 
-    def waste_total(self) -> int:
-        roots = _outermost(sorted(self.final_roots))
+    def waste_total(self) -> tuple[int, dict[int, int]]:
+        """The measured waste with overlaps removed, and the same bytes by the layer that added them.
+
+        Findings overlap (a pycache directory inside a site-packages tests folder is in both), so
+        each file is counted once: removed bytes, plus the outermost final-filesystem roots."""
+        by_layer = dict(self.removed_by_layer)
         final = 0
-        for root in roots:
-            total, _layers, _top = self.tree(root)
+        for root in _outermost(sorted(self.final_roots)):
+            total, layers, _top = self.tree(root)
             final += total
-        return self.removed_waste + final
+            for layer, size in layers.items():
+                by_layer[layer] = by_layer.get(layer, 0) + size
+        return self.removed_waste + final, dict(sorted(by_layer.items()))
 
 
 def _outermost(paths: Iterable[str]) -> list[str]:
@@ -393,8 +402,9 @@ def _outermost(paths: Iterable[str]) -> list[str]:
     return out
 
 
-def image_findings(analysis: ImageAnalysis) -> tuple[list[Finding], int]:
-    """All image findings, largest saving first, and the de-duplicated measured waste bytes."""
+def image_findings(analysis: ImageAnalysis) -> tuple[list[Finding], int, dict[int, int]]:
+    """All image findings, largest saving first, the de-duplicated measured waste bytes, and those
+    bytes by the layer that added them (they sum to the waste bytes)."""
     builder = _Builder(analysis)
     builder.removals()
     builder.caches()
@@ -405,7 +415,8 @@ def image_findings(analysis: ImageAnalysis) -> tuple[list[Finding], int]:
     builder.orphans()
     builder.root_user()
     findings = sorted(builder.findings, key=lambda f: (-(f.savings_bytes or 0), f.code, f.subject))
-    return findings, builder.waste_total()
+    total, by_layer = builder.waste_total()
+    return findings, total, by_layer
 
 
 class ImageWasteFinder:
@@ -416,9 +427,9 @@ class ImageWasteFinder:
     One instance serves one run: `totals` reuses what `find` computed."""
 
     def __init__(self) -> None:
-        self._result: tuple[list[Finding], int] | None = None
+        self._result: tuple[list[Finding], int, dict[int, int]] | None = None
 
-    def _measure(self, context: AnalysisContext) -> tuple[list[Finding], int] | None:
+    def _measure(self, context: AnalysisContext) -> tuple[list[Finding], int, dict[int, int]] | None:
         analysis = getattr(context.source, "analysis", None)
         if not isinstance(analysis, ImageAnalysis):
             return None
@@ -434,3 +445,8 @@ class ImageWasteFinder:
         """`waste_bytes`: the de-duplicated measured waste (the findings overlap; this does not)."""
         measured = self._measure(context)
         return {"waste_bytes": measured[1]} if measured else {}
+
+    def layer_waste(self, context: AnalysisContext) -> Mapping[int, int]:
+        """`totals`' waste by the layer that added it (overlaps removed: it sums to `waste_bytes`)."""
+        measured = self._measure(context)
+        return measured[2] if measured else {}

@@ -187,16 +187,28 @@ def treemap_figure(items: Sequence[tuple[str, str, int, str]], what: str, instal
     return figure(title, chart, legend_html(used))
 
 
-def waste_by_layer(findings: Iterable[Any]) -> dict[int, int]:
-    """Bytes the measured waste findings attribute to each layer (their `data.layers`)."""
+def waste_by_layer(layers: Iterable[Any], findings: Iterable[Any] = ()) -> dict[int, int]:
+    """The measured waste each layer added, overlaps removed: each layer's `waste_bytes`, which
+    sum to `totals.waste_bytes` (a file two findings claim is counted once).
+
+    Only a document that predates per-layer waste (no layer has any) falls back to what the
+    findings attribute (their `data.layers`), which can count a file twice."""
     out: dict[int, int] = {}
+    for layer in layers:
+        index = layer.get("index") if isinstance(layer, Mapping) else layer.index
+        waste = layer.get("waste_bytes") if isinstance(layer, Mapping) else layer.waste_bytes
+        if isinstance(index, int) and isinstance(waste, int) and waste > 0:
+            out[index] = waste
+    if out:
+        return out
+    out = {}
     for f in findings:
         data = f.get("data", {}) if isinstance(f, Mapping) else f.data
         estimate = f.get("estimate") if isinstance(f, Mapping) else f.estimate
-        layers = data.get("layers") if isinstance(data, Mapping) else None
-        if estimate or not isinstance(layers, Mapping):
+        by_layer = data.get("layers") if isinstance(data, Mapping) else None
+        if estimate or not isinstance(by_layer, Mapping):
             continue
-        for key, value in layers.items():
+        for key, value in by_layer.items():
             if str(key).lstrip("-").isdigit() and isinstance(value, int):
                 out[int(key)] = out.get(int(key), 0) + value
     return out
@@ -207,7 +219,7 @@ def waterfall_figure(layers: Sequence[tuple[int, int, str]], waste: Mapping[int,
     total_waste = sum(b.waste for b in bars)
     title = f"Layers: {len(bars)} layers, {human_bytes(sum(b.size for b in bars))}, {human_bytes(total_waste)} waste"
     desc = ("Each bar is one layer's bytes, starting where the previous layers end; the hatched part is "
-            "what the waste findings attribute to that layer.")
+            "the measured waste that layer added, each file counted once.")
     return figure(title, waterfall_svg(bars, title=title, desc=desc))
 
 
@@ -230,7 +242,7 @@ def render_report(report: Report, *, links: Links | None = None) -> str:
     body.append(treemap_figure(items, "distributions", s.installed_bytes))
     if t.layers:
         body.append(waterfall_figure([(x.index, x.size_bytes, x.instruction) for x in t.layers],
-                                     waste_by_layer(report.findings)))
+                                     waste_by_layer(t.layers, report.findings)))
     cut = sorted((d for d in report.distributions if is_cut(d.verdict, report.scope) and not d.dev_declared),
                  key=lambda d: (-d.retained_bytes, d.name))
     body.append(table("Cut list", [Column("Package"), Column("Version"), Column("Frees", True), Column("Verdict"),
@@ -251,6 +263,11 @@ def render_report(report: Report, *, links: Links | None = None) -> str:
     body.append(_notes(list(report.warnings) + [f"{u.name} not measured: {u.reason}" for u in report.unmeasured]))
     body.append(_footer(report.tool_version))
     return page(f"depslim report: {report.project or t.ref}", body)
+
+
+def _measured(value: int | None) -> str:
+    """A size, or "not measured" (a current/projected size the target could not give)."""
+    return "not measured" if value is None else human_bytes(value)
 
 
 def _cut_evidence(dist: Any) -> tuple[Evidence, ...]:
@@ -288,7 +305,7 @@ def render_image(doc: Mapping[str, Any], *, links: Links | None = None) -> str:
     ])]
     findings = [_finding_record(f) for f in doc["findings"]]
     body.append(waterfall_figure([(x["index"], x["size_bytes"], x["instruction"]) for x in doc["layers"]],
-                                 waste_by_layer(doc["findings"])))
+                                 waste_by_layer(doc["layers"], doc["findings"])))
     body.append(treemap_figure(items, "distributions", totals.get("python_bytes")))
     body.append(findings_table("Findings", findings, links, "findings"))
     body.append(table("Layers", [Column("#", True), Column("Bytes", True), Column("Instruction")], [
@@ -393,9 +410,9 @@ def render_check(result: CheckResult, *, links: Links | None = None) -> str:
 
 def render_audit(table_: AuditTable, *, links: Links | None = None) -> str:
     body = [header("depslim audit", [
-        ("current", f"{human_bytes(table_.current_bytes)} ({table_.current_source})"),
+        ("current", f"{_measured(table_.current_bytes)} ({table_.current_source})"),
         ("savings", human_bytes(table_.savings_bytes)),
-        ("projected", human_bytes(table_.projected_bytes)),
+        ("projected", _measured(table_.projected_bytes)),
         *([("floor", table_.floor_text.removeprefix("floor: "))] if table_.floor_text else []),
     ])]
     if table_.current_bytes is not None:
