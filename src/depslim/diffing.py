@@ -595,7 +595,7 @@ def read_pins(path: Path, display: str | None = None) -> dict[str, Pin]:
             continue  # options (-r, -c, --index-url, --hash …) carry no pins of their own
         try:
             req = Requirement(line)
-        except InvalidRequirement as exc:
+        except (InvalidRequirement, SyntaxError) as exc:  # SyntaxError: an unterminated marker string
             raise InputError(shown, f"not a requirement: {exc}", line=line_no) from None
         name = canonicalize_name(req.name)
         exact = [s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version]

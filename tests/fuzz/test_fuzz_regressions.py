@@ -21,6 +21,13 @@ CASES: list[tuple[str, str, Any]] = [
      {"pyproject.toml": b'[tool.pixi.dependencies]\n-x = "~1.2.3"\n'}),
     ("requirements", "a line read as a path under an unknown ~user", {"requirements.txt": b"~=1\n-e ~nobody-x/y\n"}),
     ("pixi", "conda package whose name no requirement can hold", {"pixi.toml": b'[dependencies]\n"a b" = "^"\n'}),
+    ("pyproject", "poetry extras that are no list",
+     {"pyproject.toml": b'[tool.poetry.dependencies]\nx = {version = "1", extras = 3}\n'}),
+    ("pyproject", "dynamic file name longer than the OS allows",
+     {"pyproject.toml": b'[tool.setuptools.dynamic]\ndependencies = {file = ["' + b"a" * 400 + b'"]}\n'}),
+    ("requirements", "an unterminated string in a marker (packaging raises SyntaxError)",
+     {"requirements.txt": b"requests>=1; extra == 'gpu\\'\n"}),
+    ("requirements", "a local path longer than the OS allows", {"requirements.txt": b"./" + b"a" * 400 + b"\n"}),
 ]
 
 

@@ -43,7 +43,7 @@ def read_requirement(text: str) -> Requirement | None:
     """
     try:
         return Requirement(text)
-    except InvalidRequirement:
+    except (InvalidRequirement, SyntaxError):  # packaging raises SyntaxError on an unterminated marker string
         return None
 
 
@@ -62,7 +62,7 @@ def parse_requirement(text: str, where: str, line: int | None, *, what: str = "r
     """
     try:
         req = Requirement(text)
-    except InvalidRequirement as exc:
+    except (InvalidRequirement, SyntaxError) as exc:  # SyntaxError: an unterminated marker string
         problem = str(exc).splitlines()[0]
         raise InputError(where, f"invalid {what} {text!r}: {problem}", line) from None
     if req.url:

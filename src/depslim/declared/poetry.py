@@ -126,6 +126,8 @@ def convert(name: str, spec: Any) -> list[PoetryRequirement]:
         raise UnsupportedConstraint(f"dependency {name!r} must be a string or a table")
     notes: list[str] = []
     extras = spec.get("extras") or []
+    if not isinstance(extras, list) or not all(isinstance(e, str) for e in extras):
+        raise UnsupportedConstraint(f"dependency {name!r}: extras must be a list of names")
     text = name + (f"[{','.join(extras)}]" if extras else "")
     url = _direct_url(spec)
     if url is not None:

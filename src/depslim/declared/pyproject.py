@@ -104,7 +104,7 @@ class PyprojectReader:
         paths = []
         for name in self._file_names(keys, files):
             path = (self.path.parent / name).resolve()
-            if not path.is_file():
+            if not _is_file(path):
                 raise InputError(
                     self.rel, f"dynamic dependencies file {name} does not exist", self.pos.key_line(keys)
                 )
@@ -230,3 +230,11 @@ class PyprojectReader:
 def read_pyproject(collector: Collector, path: Path) -> None:
     """Read one pyproject.toml into `collector`."""
     PyprojectReader(collector, path).read()
+
+
+def _is_file(path: Path) -> bool:
+    """`Path.is_file`, with a name the OS refuses (too long, a NUL) read as no such file."""
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False

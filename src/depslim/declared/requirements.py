@@ -372,7 +372,11 @@ def _name_from_direct(target: str, base: Path) -> str | None:
     if not parts.scheme or parts.scheme == "file":
         local = Path(unquote(parts.path)) if parts.scheme == "file" else expand_user(target)
         directory = local if local.is_absolute() else base / local
-        if directory.is_dir():
+        try:
+            is_dir = directory.is_dir()
+        except (OSError, ValueError):  # a name the OS refuses (too long, a NUL): no such folder
+            is_dir = False
+        if is_dir:
             return local_project_name(directory)
     return None
 

@@ -571,7 +571,7 @@ def parse_compiled(text: str, source: str) -> tuple[Pin, ...]:
         req_text = re.sub(r"\s*--hash[=\s]\S+", "", stripped).split(" #", 1)[0].strip()
         try:
             req = Requirement(req_text)
-        except InvalidRequirement as exc:
+        except (InvalidRequirement, SyntaxError) as exc:  # SyntaxError: an unterminated marker string
             raise LockError(f"{source}: unexpected line from the resolver: {req_text!r} ({exc})") from None
         name = canonicalize_name(req.name)
         specs = list(req.specifier)
