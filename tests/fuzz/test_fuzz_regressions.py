@@ -28,6 +28,10 @@ CASES: list[tuple[str, str, Any]] = [
     ("requirements", "an unterminated string in a marker (packaging raises SyntaxError)",
      {"requirements.txt": b"requests>=1; extra == 'gpu\\'\n"}),
     ("requirements", "a local path longer than the OS allows", {"requirements.txt": b"./" + b"a" * 400 + b"\n"}),
+    ("setup_py", "brackets nested past the parser's limit (MemoryError from ast.parse)",
+     {"setup.py": b"from setuptools import setup\nREQS = " + b"[" * 200 + b"]" * 50 + b"U" + b"]" * 150 + b"\n"}),
+    ("imports", "brackets nested past the parser's limit in an import-bearing file",
+     b"import os\nX = " + b"[" * 200 + b"]" * 50 + b"U" + b"]" * 150 + b"\n"),
 ]
 
 

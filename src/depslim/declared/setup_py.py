@@ -118,9 +118,9 @@ class SetupPyReader:
             raise InputError(self.rel, f"cannot read: {exc}") from None
         try:
             self.tree = ast.parse(source, filename=self.rel)
-        except (SyntaxError, ValueError) as exc:
+        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:  # deep nesting: the parser's limit
             line = getattr(exc, "lineno", None)
-            problem = getattr(exc, "msg", str(exc))
+            problem = getattr(exc, "msg", str(exc)) or "nested too deeply"
             raise InputError(self.rel, f"cannot parse setup.py (read statically, never run): {problem}", line) from None
         self.values = StaticValues(self.tree)
 

@@ -1142,7 +1142,7 @@ def _parse_hits(source: _Source, hits: Iterable[int]) -> list[tuple[ast.Module, 
             try:
                 tree = ast.parse(candidate)
                 break
-            except (SyntaxError, ValueError):
+            except (SyntaxError, ValueError, RecursionError, MemoryError):  # deep nesting: the parser's own limit
                 continue
         if tree is None:
             raise _Fallback
