@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import textwrap
 import time
 import venv
 import zipfile
@@ -111,6 +112,11 @@ PYTHON = Path(sys.executable)
 
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "example"
+
+
+def write_dedented(root: Path, files: Mapping[str, str]) -> Path:
+    """Write a project tree whose file texts are indented triple-quoted strings in the test."""
+    return write_tree(root, {rel: textwrap.dedent(content).lstrip("\n") for rel, content in files.items()})
 
 
 def age(root: Path, seconds: float = 60) -> None:

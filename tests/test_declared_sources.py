@@ -9,23 +9,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import write_dedented as write
 
 from depslim.declared import detect_sources, read_declared, read_declared_with_warnings
 from depslim.declared.detect import explicit_sources
 from depslim.errors import InputError
 from depslim.model import DeclaredSet
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 def rows(declared: DeclaredSet) -> list[tuple[str, int, str | None, str, bool, str]]:

@@ -10,11 +10,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import write_dedented as write
 
 from depslim.model import IMPORT_PROBLEM_CODES
 
@@ -32,12 +32,6 @@ def _needs_installed() -> None:
         pytest.fail(f"{exc}: install depslim with its test extra")
 
 
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 def depslim(*args: str) -> subprocess.CompletedProcess[str]:

@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
+from helpers import write_dedented as write
 
 from depslim.imports import scan_project
 from depslim.imports.entrypoints import Target, command_targets
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
-
 
 PACKAGE = {
     "src/svc/__init__.py": "",

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
+
+from helpers import write_dedented as write
 
 from depslim.imports import scan_project
 from depslim.model import ScanResult
-
-
-def write(root: Path, files: dict[str, str]) -> Path:
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(textwrap.dedent(content).lstrip("\n"), encoding="utf-8")
-    return root
 
 
 def first_party(result: ScanResult) -> dict[str, bool]:
