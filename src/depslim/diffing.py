@@ -207,23 +207,9 @@ def _unmeasured_change(
         return _compare(before, after, context)  # a new declaration, not installed: added
     if after is None and head_whole and before is not None and not before.installed:
         return _compare(before, after, context)  # a declaration dropped, never installed
-    dist = after or before
-    assert dist is not None
-    module, evidence = _why(dist, context)
-    return DistChange(
-        name=dist.name,
-        kind=UNMEASURED,
-        base_version=before.version if before else None,
-        head_version=after.version if after else None,
-        base_bytes=before.size_bytes if before and before.installed else None,
-        head_bytes=after.size_bytes if after and after.installed else None,
-        module=module,
-        evidence=evidence,
-        declared_at=dist.declared_at,
-        required_by=dist.required_by,
-        cuda=_is_cuda(dist, context),
-        verdict=str(dist.verdict) if dist.verdict else None,
-    )
+    return _change(UNMEASURED, before, after, context,
+                   before.size_bytes if before and before.installed else None,
+                   after.size_bytes if after and after.installed else None)
 
 
 def _shipped(dist: DistributionReport | None, report: Report) -> DistributionReport | None:
@@ -304,6 +290,14 @@ def _compare(
                     return None
             else:
                 kind = CHANGED
+    return _change(kind, before, after, context, base_bytes, head_bytes)
+
+
+def _change(kind: str, before: DistributionReport | None, after: DistributionReport | None, context: Report,
+            base_bytes: int | None, head_bytes: int | None) -> DistChange:
+    """One listed change: versions from both sides, the why (import, evidence, verdict) from the newer."""
+    dist = after or before
+    assert dist is not None
     module, evidence = _why(dist, context)
     return DistChange(
         name=dist.name,
