@@ -395,18 +395,23 @@ def authorized_request(url: str, headers: dict[str, str]) -> Any:
     """A request for `url` with its userinfo moved into a Basic Authorization header, as pip sends it:
     urllib reads `user:token@host` as a host with a port (`InvalidURL: nonnumeric port`), and a URL
     that keeps its credentials ends up in error messages."""
-    import base64
     import urllib.request
+
+    clean, basic = split_userinfo(url)
+    return urllib.request.Request(clean, headers=headers if basic is None else {**headers, "Authorization": basic})
+
+
+def split_userinfo(url: str) -> tuple[str, str | None]:
+    """`url` without its `user:token@`, and the Basic Authorization value for it (None: no userinfo)."""
+    import base64
 
     parts = urllib.parse.urlsplit(url)
     if "@" not in parts.netloc:
-        return urllib.request.Request(url, headers=headers)
+        return url, None
     userinfo, _, host = parts.netloc.rpartition("@")
     user, _, password = userinfo.partition(":")
     token = f"{urllib.parse.unquote(user)}:{urllib.parse.unquote(password)}".encode()
-    clean = urllib.parse.urlunsplit(parts._replace(netloc=host))
-    basic = "Basic " + base64.b64encode(token).decode()
-    return urllib.request.Request(clean, headers={**headers, "Authorization": basic})
+    return urllib.parse.urlunsplit(parts._replace(netloc=host)), "Basic " + base64.b64encode(token).decode()
 
 
 def _with_userinfo(final: str, asked: str) -> str:

@@ -21,6 +21,7 @@ from depslim.declared.poetry import UnsupportedConstraint, convert
 from depslim.declared.requirements import RequirementsReader
 from depslim.declared.tomlpos import TomlPositions
 from depslim.errors import InputError
+from depslim.inputfile import is_regular
 from depslim.model import Location
 
 
@@ -104,7 +105,7 @@ class PyprojectReader:
         paths = []
         for name in self._file_names(keys, files):
             path = (self.path.parent / name).resolve()
-            if not _is_file(path):
+            if not is_regular(path):  # a name the OS refuses is no such file either
                 raise InputError(
                     self.rel, f"dynamic dependencies file {name} does not exist", self.pos.key_line(keys)
                 )
@@ -230,11 +231,3 @@ class PyprojectReader:
 def read_pyproject(collector: Collector, path: Path) -> None:
     """Read one pyproject.toml into `collector`."""
     PyprojectReader(collector, path).read()
-
-
-def _is_file(path: Path) -> bool:
-    """`Path.is_file`, with a name the OS refuses (too long, a NUL) read as no such file."""
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False

@@ -12,7 +12,6 @@ which is valid TOML basic-string syntax) and checked with tomllib in the tests.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -22,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from html.parser import HTMLParser
 from typing import TYPE_CHECKING
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urljoin
 
 from packaging.utils import canonicalize_name
 
 from depslim.errors import LockError
 from depslim.generate.stamp import stamp
+from depslim.wheelsize import split_userinfo
 
 if TYPE_CHECKING:
     from depslim.generate.lock import InputSpec, Pin
@@ -47,15 +47,6 @@ def _expand(value: str, env: Mapping[str, str]) -> str:
     return re.sub(r"\$\{([A-Za-z0-9_]+)\}", lambda m: env.get(m.group(1), m.group(0)), value)
 
 
-def _strip_userinfo(url: str) -> tuple[str, str | None]:
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url, None
-    userinfo, host = parts.netloc.rsplit("@", 1)
-    clean = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return clean, "Basic " + base64.b64encode(unquote(userinfo).encode()).decode()
-
-
 class _Anchors(HTMLParser):
     def __init__(self) -> None:
         super().__init__()
@@ -70,7 +61,7 @@ class _Anchors(HTMLParser):
 
 def _project_files(index: str, name: str, env: Mapping[str, str]) -> list[tuple[str, str, str]]:
     """(filename, absolute url, sha256) of every file the index lists for `name`."""
-    base, auth = _strip_userinfo(_expand(index, env).rstrip("/"))
+    base, auth = split_userinfo(_expand(index, env).rstrip("/"))
     page = f"{base}/{name}/"
     request = urllib.request.Request(page, headers={
         "Accept": "application/vnd.pypi.simple.v1+json, text/html;q=0.1"})
@@ -127,10 +118,10 @@ def render_pylock(pins: Sequence[Pin], spec: InputSpec, python: str, plat: str,
         for index in indexes:
             for filename, url, sha in pages[(index, canonicalize_name(pin.name))]:
                 if sha in wanted and filename not in found:
-                    found[filename] = (_strip_userinfo(url)[0], sha)
+                    found[filename] = (split_userinfo(url)[0], sha)
         if not found:
             raise LockError(f"pylock: no file of {pin.requirement} with a locked hash on "
-                            f"{', '.join(_strip_userinfo(_expand(i, env))[0] for i in indexes)}")
+                            f"{', '.join(split_userinfo(_expand(i, env))[0] for i in indexes)}")
         out += ["", "[[packages]]", f"name = {_q(pin.name)}"]
         if pin.version:
             out.append(f"version = {_q(pin.version)}")
